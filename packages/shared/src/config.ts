@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { routesSchema, type Routes } from './routes.js';
+
+/** Every setting with its default, in one place. README.md lists the same table. */
+export const DEFAULTS = {
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  REDIS_KEY_PREFIX: 'rc',
+  HOST: '127.0.0.1',
+  PORT: 8080,
+  HEARTBEAT_MS: 15_000,
+  SSE_RETRY_MS: 1_000,
+  RETENTION_SECONDS: 3_600,
+  QUEUED_TTL_SECONDS: 86_400,
+  STREAM_MAXLEN: 1_000_000,
+  REPLAY_PAGE_SIZE: 500,
+  SUBSCRIBER_MAX_QUEUE_BYTES: 1_048_576,
+  LIVE_BUFFER_MAX_EVENTS: 10_000,
+  MAX_CONNECTIONS: 20_000,
+  MAX_BODY_BYTES: 262_144,
+  MAX_MESSAGES: 256,
+  MAX_MESSAGE_CHARS: 100_000,
+  INGEST_CONCURRENCY: 64,
+  COALESCE_MS: 10,
+  UPSTREAM_CONNECT_TIMEOUT_MS: 5_000,
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: 30_000,
+  UPSTREAM_IDLE_TIMEOUT_MS: 30_000,
+  GENERATION_TIMEOUT_MS: 600_000,
+  UPSTREAM_MAX_ATTEMPTS: 3,
+  UPSTREAM_RETRY_BASE_MS: 250,
+  UPSTREAM_MAX_EVENT_BYTES: 1_048_576,
+  JOB_ATTEMPTS: 3,
+  LOCK_DURATION_MS: 10_000,
+  STALLED_INTERVAL_MS: 5_000,
+  MOCK_MODEL_URL: 'http://127.0.0.1:8090',
+  DEFAULT_MODEL: 'mock',
+  LOG_LEVEL: 'info',
+} as const;
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default(DEFAULTS.REDIS_URL),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, : _ - only').default(DEFAULTS.REDIS_KEY_PREFIX),
+  HOST: z.string().min(1).default(DEFAULTS.HOST),
+  PORT: int(0, 65535).default(DEFAULTS.PORT),
+  HEARTBEAT_MS: int(100).default(DEFAULTS.HEARTBEAT_MS),
+  SSE_RETRY_MS: int(0).default(DEFAULTS.SSE_RETRY_MS),
+  RETENTION_SECONDS: int(1).default(DEFAULTS.RETENTION_SECONDS),
+  QUEUED_TTL_SECONDS: int(1).default(DEFAULTS.QUEUED_TTL_SECONDS),
+  STREAM_MAXLEN: int(100).default(DEFAULTS.STREAM_MAXLEN),
+  REPLAY_PAGE_SIZE: int(1, 10_000).default(DEFAULTS.REPLAY_PAGE_SIZE),
+  SUBSCRIBER_MAX_QUEUE_BYTES: int(1024).default(DEFAULTS.SUBSCRIBER_MAX_QUEUE_BYTES),
+  LIVE_BUFFER_MAX_EVENTS: int(1).default(DEFAULTS.LIVE_BUFFER_MAX_EVENTS),
+  MAX_CONNECTIONS: int(1).default(DEFAULTS.MAX_CONNECTIONS),
+  MAX_BODY_BYTES: int(1024).default(DEFAULTS.MAX_BODY_BYTES),
+  MAX_MESSAGES: int(1).default(DEFAULTS.MAX_MESSAGES),
+  MAX_MESSAGE_CHARS: int(1).default(DEFAULTS.MAX_MESSAGE_CHARS),
+  INGEST_CONCURRENCY: int(1, 10_000).default(DEFAULTS.INGEST_CONCURRENCY),
+  COALESCE_MS: int(0, 1_000).default(DEFAULTS.COALESCE_MS),
+  UPSTREAM_CONNECT_TIMEOUT_MS: int(1).default(DEFAULTS.UPSTREAM_CONNECT_TIMEOUT_MS),
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: int(1).default(DEFAULTS.UPSTREAM_FIRST_BYTE_TIMEOUT_MS),
+  UPSTREAM_IDLE_TIMEOUT_MS: int(1).default(DEFAULTS.UPSTREAM_IDLE_TIMEOUT_MS),
+  GENERATION_TIMEOUT_MS: int(1).default(DEFAULTS.GENERATION_TIMEOUT_MS),
+  UPSTREAM_MAX_ATTEMPTS: int(1, 20).default(DEFAULTS.UPSTREAM_MAX_ATTEMPTS),
+  UPSTREAM_RETRY_BASE_MS: int(0).default(DEFAULTS.UPSTREAM_RETRY_BASE_MS),
+  UPSTREAM_MAX_EVENT_BYTES: int(1024).default(DEFAULTS.UPSTREAM_MAX_EVENT_BYTES),
+  JOB_ATTEMPTS: int(1, 20).default(DEFAULTS.JOB_ATTEMPTS),
+  LOCK_DURATION_MS: int(1000).default(DEFAULTS.LOCK_DURATION_MS),
+  STALLED_INTERVAL_MS: int(500).default(DEFAULTS.STALLED_INTERVAL_MS),
+  MOCK_MODEL_URL: z.url().default(DEFAULTS.MOCK_MODEL_URL),
+  DEFAULT_MODEL: z.string().min(1).default(DEFAULTS.DEFAULT_MODEL),
+  ROUTES_FILE: z.string().optional(),
+  ROUTES_JSON: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.LOG_LEVEL),
+});
+
+export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes }>;
+
+/**
+ * Parses the environment once. Throws a {@link ConfigError} naming the first bad variable, so a typo in
+ * a deployment fails at start-up instead of as odd behaviour later.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const cfg = parsed.data;
+  const routes = loadRoutes(cfg);
+  if (!routes[cfg.DEFAULT_MODEL]) throw new ConfigError('DEFAULT_MODEL', `no route named ${JSON.stringify(cfg.DEFAULT_MODEL)}`);
+  return Object.freeze({ ...cfg, routes });
+}
+
+function loadRoutes(cfg: z.infer<typeof envSchema>): Routes {
+  let raw: unknown;
+  let source = 'ROUTES_JSON';
+  try {
+    if (cfg.ROUTES_JSON) raw = JSON.parse(cfg.ROUTES_JSON);
+    else if (cfg.ROUTES_FILE) {
+      source = 'ROUTES_FILE';
+      raw = JSON.parse(readFileSync(cfg.ROUTES_FILE, 'utf8'));
+    } else raw = { [DEFAULTS.DEFAULT_MODEL]: { provider: 'openai', baseUrl: cfg.MOCK_MODEL_URL, model: 'mock-1', allowMock: true } };
+  } catch (e) {
+    throw new ConfigError(source, `cannot read routes: ${(e as Error).message}`);
+  }
+  const routes = routesSchema.safeParse(raw);
+  if (!routes.success) {
+    const issue = routes.error.issues[0]!;
+    throw new ConfigError(source, `route ${issue.path.join('.')}: ${issue.message}`);
+  }
+  return routes.data;
+}

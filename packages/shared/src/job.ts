@@ -1,0 +1,9 @@
+/** The BullMQ job the edge enqueues and ingest runs. The job id is the session id. */
+export interface GenerateJob {
+  sessionId: string;
+  model: string;
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  params: { max_tokens?: number | undefined; temperature?: number | undefined; seed?: number | undefined };
+  /** Mock-model controls, forwarded only on routes that allow them. */
+  mock?: { intervalMs?: number | undefined; firstTokenMs?: number | undefined; fault?: string | undefined; transcript?: string | undefined };
+}

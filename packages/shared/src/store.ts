@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { FencedError, SessionEndedError, SessionMissingError } from './errors.js';
+import { eventData, type RelaycastEvent, type SessionStatus } from './events.js';
+import { entryId, seqOfEntryId } from './ids.js';
+import type { KeySpace } from './keys.js';
+
+const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
+const SCRIPTS = { rcAppend: lua('append-1'), rcBegin: lua('begin-1'), rcCancel: lua('cancel-1') };
+
+type ScriptReply = [number, number | string, ...(number | string)[]];
+interface ScriptCommands {
+  rcAppend(...args: (string | number)[]): Promise<ScriptReply>;
+  rcBegin(...args: (string | number)[]): Promise<ScriptReply>;
+  rcCancel(...args: (string | number)[]): Promise<ScriptReply>;
+}
+
+export interface SessionMeta {
+  status: SessionStatus;
+  model: string;
+  createdAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  /** Last appended seq (0 when nothing was appended yet). */
+  seq: number;
+  /** Seq of the terminal event once the session ended. */
+  terminal?: number;
+  attempt: number;
+  cancelRequested?: string;
+}
+
+/** One stored event: its sequence number and the two strings that travel on the wire. */
+export interface StoredEntry {
+  seq: number;
+  type: string;
+  data: string;
+}
+
+export interface StoreOptions {
+  maxLen: number;
+  retentionSeconds: number;
+  openTtlSeconds: number;
+}
+
+/**
+ * Everything Relaycast reads and writes in Redis for a session, in one place. Appends go through
+ * append-1.lua (one round trip: XADD, metadata, TTL and the live notification together).
+ */
+export class SessionStore {
+  readonly redis: Redis & ScriptCommands;
+
+  constructor(redis: Redis, readonly keys: KeySpace, readonly opts: StoreOptions) {
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys: name === 'rcAppend' ? 3 : name === 'rcBegin' ? 1 : 2 });
+    }
+    this.redis = redis as Redis & ScriptCommands;
+  }
+
+  async create(id: string, fields: { model: string; createdAt: number }): Promise<void> {
+    const k = this.keys.session(id);
+    await this.redis.multi().hset(k.meta, { status: 'queued', model: fields.model, createdAt: fields.createdAt, seq: 0, attempt: 0 }).expire(k.meta, this.opts.openTtlSeconds).exec();
+  }
+
+  async meta(id: string): Promise<SessionMeta | undefined> {
+    const h = await this.redis.hgetall(this.keys.session(id).meta);
+    if (!h.status) return undefined;
+    return {
+      status: h.status as SessionStatus,
+      model: h.model ?? '',
+      createdAt: Number(h.createdAt),
+      ...(h.startedAt ? { startedAt: Number(h.startedAt) } : {}),
+      ...(h.endedAt ? { endedAt: Number(h.endedAt) } : {}),
+      seq: Number(h.seq ?? 0),
+      ...(h.terminal ? { terminal: Number(h.terminal) } : {}),
+      attempt: Number(h.attempt ?? 0),
+      ...(h.cancelRequested ? { cancelRequested: h.cancelRequested } : {}),
+    };
+  }
+
+  /** Takes the session for a new attempt; the returned attempt fences every earlier one. */
+  async begin(id: string): Promise<{ attempt: number; seq: number; cancelRequested: boolean }> {
+    const [code, attempt, seq, cancel] = await this.redis.rcBegin(this.keys.session(id).meta, Date.now(), this.opts.openTtlSeconds);
+    if (code === -1) throw new SessionMissingError(`session ${id} does not exist`);
+    if (code === -3) throw new SessionEndedError(`session ${id} already ended`);
+    return { attempt: Number(attempt), seq: Number(seq), cancelRequested: Number(cancel) === 1 };
+  }
+
+  /**
+   * Appends events with seqs firstSeq, firstSeq+1, … as attempt `attempt`. Safe to retry with the same
+   * arguments: entries already present are skipped. Returns the session's last seq.
+   */
+  async append(id: string, attempt: number, firstSeq: number, events: readonly RelaycastEvent[]): Promise<number> {
+    const k = this.keys.session(id);
+    const args: (string | number)[] = [k.stream, k.meta, k.live, attempt, firstSeq, this.opts.maxLen, this.opts.retentionSeconds, this.opts.openTtlSeconds, Date.now()];
+    for (const e of events) args.push(e.type, eventData(e));
+    const [code, seq] = await this.redis.rcAppend(...args);
+    switch (code) {
+      case 1:
+      case 0:
+        return Number(seq);
+      case -1: throw new SessionMissingError(`session ${id} does not exist`);
+      case -2: throw new FencedError(`session ${id} is owned by attempt ${seq}, not ${attempt}`);
+      case -3: throw new SessionEndedError(`session ${id} already ended`);
+      default: throw new Error(`append-1 returned ${code} for session ${id} at seq ${firstSeq} (stream at ${seq})`);
+    }
+  }
+
+  /** Records a cancel request and notifies the running worker. Returns the status seen, or undefined if missing. */
+  async requestCancel(id: string, reason: string): Promise<{ status: string; attempt: number; seq: number; ended: boolean } | undefined> {
+    const k = this.keys.session(id);
+    const [code, status, attempt, seq] = await this.redis.rcCancel(k.meta, k.control, reason);
+    if (code === -1) return undefined;
+    return { status: String(status), attempt: Number(attempt), seq: Number(seq), ended: code === -3 };
+  }
+
+  /** Entries with seq in [fromSeq, toSeq], at most `count`. */
+  async range(id: string, fromSeq: number, count: number, toSeq?: number): Promise<StoredEntry[]> {
+    const raw = (await this.redis.xrange(this.keys.session(id).stream, entryId(fromSeq), toSeq === undefined ? '+' : entryId(toSeq), 'COUNT', count)) as [string, string[]][];
+    return raw.map(toEntry);
+  }
+
+  async streamExists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.session(id).stream)) === 1;
+  }
+}
+
+export function toEntry([id, fields]: [string, string[]]): StoredEntry {
+  let type = '';
+  let data = '';
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 't') type = fields[i + 1]!;
+    else if (fields[i] === 'd') data = fields[i + 1]!;
+  }
+  return { seq: seqOfEntryId(id), type, data };
+}
+
+/** Parses a live notification published by append-1.lua: first seq, then type/data pairs, one per line. */
+export function parseLiveMessage(message: string): StoredEntry[] {
+  const parts = message.split('\n');
+  const first = Number(parts[0]);
+  const out: StoredEntry[] = [];
+  for (let i = 1; i + 1 < parts.length; i += 2) out.push({ seq: first + (i - 1) / 2, type: parts[i]!, data: parts[i + 1]! });
+  return out;
+}

@@ -1,0 +1,74 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { Config, GenerateJob, Logger, SessionStore } from '@relaycast/shared';
+import type { Hub } from './hub.js';
+import { sendError } from './http-error.js';
+import { eventsHandler } from './routes/events.js';
+import { cancelHandler, createSessionHandler, statusHandler } from './routes/sessions.js';
+import type { Subscriber } from './subscriber.js';
+
+export interface AppDeps {
+  cfg: Config;
+  store: SessionStore;
+  hub: Hub;
+  queue: Queue<GenerateJob>;
+  redis: Redis;
+  log: Logger;
+  connections: { open: number };
+  onSlow(sub: Subscriber): void;
+}
+
+/** Express 5 forwards rejected promises to the error handler, so handlers can simply be async. */
+export function createApp(d: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await withTimeout(d.redis.ping(), 1_000);
+      res.json({ ok: true });
+    } catch {
+      sendError(res, 503, 'not_ready', 'redis unreachable');
+    }
+  });
+
+  const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
+  app.post('/v1/sessions', json, createSessionHandler(d));
+  app.get('/v1/sessions/:id/events', eventsHandler(d));
+  app.post('/v1/sessions/:id/cancel', cancelHandler(d));
+  app.get('/v1/sessions/:id', statusHandler(d));
+
+  const allowed: [RegExp, string][] = [
+    [/^\/v1\/sessions$/, 'POST'],
+    [/^\/v1\/sessions\/[^/]+\/events$/, 'GET'],
+    [/^\/v1\/sessions\/[^/]+\/cancel$/, 'POST'],
+    [/^\/v1\/sessions\/[^/]+$/, 'GET'],
+  ];
+  app.use((req, res) => {
+    const match = allowed.find(([re]) => re.test(req.path));
+    if (match) return sendError(res, 405, 'method_not_allowed', `use ${match[1]}`, { Allow: match[1] });
+    sendError(res, 404, 'not_found', 'no such route');
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', `request body exceeds ${d.cfg.MAX_BODY_BYTES} bytes`);
+    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');
+    if (e.status && e.status >= 400 && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
+    d.log.error({ err, path: req.path }, 'unhandled error');
+    sendError(res, 500, 'internal', 'internal error');
+  });
+  return app;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timeout')), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}

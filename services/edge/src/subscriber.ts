@@ -1,0 +1,86 @@
+import type { ServerResponse } from 'node:http';
+
+/** One appended event as the edge holds it: encoded once, shared by every subscriber of the session. */
+export interface LiveEntry {
+  seq: number;
+  frame: Buffer;
+  terminal: boolean;
+}
+
+/**
+ * One SSE connection. While it replays history it buffers live entries (bounded); once live, the topic
+ * writes to it directly. Fast subscribers never wait for slow ones: a write never blocks, and a
+ * subscriber whose unsent bytes pass the bound is disconnected so it can resume from its last id.
+ */
+export class Subscriber {
+  /** Seq of the last event written to this connection. */
+  lastSeq: number;
+  live = false;
+  closed = false;
+  /** Live entries that arrived during replay; null once it overflowed (replay then re-reads history). */
+  buffer: LiveEntry[] | null = [];
+
+  constructor(
+    readonly res: ServerResponse,
+    cursor: number,
+    private readonly maxQueueBytes: number,
+    private readonly maxBuffered: number,
+    private readonly onSlow: (sub: Subscriber) => void,
+  ) {
+    this.lastSeq = cursor;
+  }
+
+  /** Bytes accepted by write() but not yet handed to the kernel. */
+  queuedBytes(): number {
+    return this.res.writableLength + (this.res.socket?.writableLength ?? 0);
+  }
+
+  /** Writes raw bytes; returns false when the caller should wait for 'drain' before writing more. */
+  write(buf: Buffer): boolean {
+    if (this.closed) return false;
+    const ok = this.res.write(buf);
+    if (!ok && this.live && this.queuedBytes() > this.maxQueueBytes) {
+      this.onSlow(this);
+      return false;
+    }
+    return ok;
+  }
+
+  /** Writes an entry if it is the next one for this connection; ends the response after a terminal entry. */
+  deliver(e: LiveEntry): void {
+    if (e.seq <= this.lastSeq || this.closed) return;
+    this.write(e.frame);
+    this.lastSeq = e.seq;
+    if (e.terminal) this.end();
+  }
+
+  hold(e: LiveEntry): void {
+    if (this.buffer === null) return;
+    if (this.buffer.length >= this.maxBuffered) this.buffer = null;
+    else this.buffer.push(e);
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.res.destroy();
+  }
+
+  drained(): Promise<void> {
+    if (this.closed || !this.res.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.res.on('close', done);
+    });
+  }
+}

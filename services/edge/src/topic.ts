@@ -1,0 +1,104 @@
+import { encodeFrame, isTerminal, type SessionStore, type StoredEntry } from '@relaycast/shared';
+import type { LiveEntry, Subscriber } from './subscriber.js';
+
+export function toLiveEntry(e: StoredEntry): LiveEntry {
+  return { seq: e.seq, frame: encodeFrame({ id: String(e.seq), event: e.type, data: e.data }), terminal: isTerminal(e) };
+}
+
+/**
+ * The subscribers of one session on this edge. Live entries arrive from the hub's single pub/sub
+ * connection; each is encoded once and its bytes written to every live subscriber.
+ *
+ * `lastSeq` is the last seq dispatched. Seqs are contiguous, so a notification that skips ahead
+ * (pub/sub lost messages while Redis reconnected) is detected and the missing entries are read from the
+ * stream before anything newer is dispatched: live subscribers never see a hole.
+ */
+export class Topic {
+  lastSeq: number | undefined;
+  readonly live = new Set<Subscriber>();
+  readonly replaying = new Set<Subscriber>();
+  /** Resolves once the hub's SUBSCRIBE for this session is acknowledged. */
+  ready!: Promise<void>;
+  private filling = false;
+  private backlog: StoredEntry[] = [];
+
+  constructor(readonly sessionId: string, private readonly store: SessionStore, private readonly pageSize: number, private readonly onFillError: (t: Topic, e: unknown) => void) {}
+
+  get size(): number {
+    return this.live.size + this.replaying.size;
+  }
+
+  onEntries(entries: StoredEntry[]): void {
+    if (this.filling) {
+      for (const e of entries) this.backlog.push(e);
+      return;
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (this.lastSeq !== undefined) {
+        if (e.seq <= this.lastSeq) continue;
+        if (e.seq > this.lastSeq + 1) {
+          this.backlog = entries.slice(i);
+          void this.fill();
+          return;
+        }
+      }
+      this.dispatch(toLiveEntry(e));
+    }
+  }
+
+  /** Reads everything after lastSeq from the stream (after a reconnect, or to close a hole). */
+  async fill(): Promise<void> {
+    if (this.filling || this.lastSeq === undefined) return;
+    this.filling = true;
+    try {
+      for (;;) {
+        const page = await this.store.range(this.sessionId, this.lastSeq + 1, this.pageSize);
+        for (const e of page) if (e.seq === this.lastSeq + 1) this.dispatch(toLiveEntry(e));
+        if (page.length < this.pageSize) break;
+      }
+    } catch (err) {
+      this.filling = false;
+      this.backlog = [];
+      this.onFillError(this, err);
+      return;
+    }
+    this.filling = false;
+    const backlog = this.backlog;
+    this.backlog = [];
+    if (backlog.length) this.onEntries(backlog);
+  }
+
+  private dispatch(e: LiveEntry): void {
+    this.lastSeq = e.seq;
+    for (const s of this.live) s.deliver(e);
+    for (const s of this.replaying) s.hold(e);
+  }
+
+  /**
+   * Moves a subscriber that finished its replay into the live set. Only valid when it has written
+   * everything this topic dispatched (lastSeq ≥ topic.lastSeq); the caller re-reads history otherwise.
+   */
+  promote(sub: Subscriber): boolean {
+    if (this.lastSeq !== undefined && sub.lastSeq < this.lastSeq) return false;
+    this.lastSeq ??= sub.lastSeq;
+    this.replaying.delete(sub);
+    sub.buffer = null;
+    sub.live = true;
+    this.live.add(sub);
+    return true;
+  }
+
+  remove(sub: Subscriber): void {
+    this.live.delete(sub);
+    this.replaying.delete(sub);
+  }
+
+  /** Ends every subscriber's connection (they resume with Last-Event-ID, here or on another edge). */
+  disconnectAll(): void {
+    for (const s of [...this.live, ...this.replaying]) s.destroy();
+    this.live.clear();
+    this.replaying.clear();
+    this.lastSeq = undefined;
+  }
+}

@@ -1,0 +1,90 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { FencedError, SessionEndedError, SessionMissingError, isTerminal, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
+
+/**
+ * Appends one attempt's events to its session, in order, with at most one round trip in flight.
+ * Deltas that arrive within `coalesceMs` (or while a round trip is in flight) are merged into one delta
+ * event: fewer Redis writes and socket writes at high token rates, and resume stays exact because the
+ * merged event is what is stored. A failed append is retried with the same seqs (idempotent) until
+ * `retryForMs` has passed.
+ */
+export class Appender {
+  private pending: RelaycastEvent[] = [];
+  private nextSeq: number;
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Set once an append failed for good; the generation must stop. */
+  failure: Error | undefined;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly sessionId: string,
+    private readonly attempt: number,
+    lastSeq: number,
+    private readonly coalesceMs: number,
+    private readonly retryForMs = 30_000,
+  ) {
+    this.nextSeq = lastSeq + 1;
+  }
+
+  push(e: RelaycastEvent): void {
+    if (this.failure) throw this.failure;
+    const last = this.pending[this.pending.length - 1];
+    if (e.type === 'delta' && last?.type === 'delta') last.text += e.text;
+    else this.pending.push(e.type === 'delta' ? { ...e } : e);
+    if (!this.flushing && !this.timer) {
+      if (this.coalesceMs > 0) this.timer = setTimeout(() => this.kick(), this.coalesceMs);
+      else setImmediate(() => this.kick());
+    }
+  }
+
+  /** Appends `terminal` after everything pending and resolves once it is stored. */
+  async finish(terminal: RelaycastEvent): Promise<void> {
+    if (!isTerminal(terminal)) throw new Error('finish() needs a terminal event');
+    if (this.failure) throw this.failure;
+    this.pending.push(terminal);
+    this.kick();
+    while (this.flushing) await this.flushing;
+    if (this.failure) throw this.failure;
+  }
+
+  private kick(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.flushing || this.pending.length === 0 || this.failure) return;
+    this.flushing = this.drain().finally(() => {
+      this.flushing = undefined;
+      // A push that landed after the loop's last check but before this callback has no timer yet.
+      if (this.pending.length && !this.failure) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length && !this.failure) {
+      const batch = this.pending;
+      this.pending = [];
+      const first = this.nextSeq;
+      this.nextSeq += batch.length;
+      try {
+        await this.appendWithRetry(first, batch);
+      } catch (e) {
+        this.failure = e as Error;
+      }
+    }
+  }
+
+  private async appendWithRetry(first: number, batch: RelaycastEvent[]): Promise<void> {
+    const deadline = Date.now() + this.retryForMs;
+    for (let i = 0; ; i++) {
+      try {
+        await this.store.append(this.sessionId, this.attempt, first, batch);
+        return;
+      } catch (e) {
+        // Fencing and a finished or missing session are answers, not outages: retrying cannot help.
+        if (e instanceof FencedError || e instanceof SessionEndedError || e instanceof SessionMissingError) throw e;
+        if (Date.now() >= deadline) throw e;
+        await delay(Math.min(100 * 2 ** i, 2_000));
+      }
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import type { EventOf } from '@relaycast/shared';
+
+/**
+ * A failure that ends a generation with an `error` event. `retryable` says whether retrying the whole
+ * request could succeed; ingest retries only before the first content token.
+ */
+export class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  constructor(readonly code: string, message: string, readonly retryable = false, readonly retryAfterMs?: number) {
+    super(message);
+  }
+  toEvent(): EventOf<'error'> {
+    return { type: 'error', code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+/** Aborts a generation because a client asked to cancel it. */
+export class CancelRequested extends Error {
+  override name = 'CancelRequested';
+}
+
+/** Aborts a generation that ran past GENERATION_TIMEOUT_MS. */
+export class GenerationTimeout extends Error {
+  override name = 'GenerationTimeout';
+}
+
+/** Aborts a generation because its appends failed for good; `cause` is the store's error. */
+export class AppendFailed extends Error {
+  override name = 'AppendFailed';
+  constructor(override readonly cause: unknown) {
+    super('append failed', { cause });
+  }
+}

@@ -1,0 +1,60 @@
+import { pino } from 'pino';
+import { loadConfig, type Config } from '@relaycast/shared';
+import { startEdge, type Edge } from '../../services/edge/src/index.js';
+import { startIngest, type Ingest } from '../../services/ingest/src/index.js';
+import { startMockModel } from '../../services/mock-model/src/index.js';
+import { startRedis, type TestRedis } from './redis.js';
+
+export interface TestSystem {
+  redis: TestRedis;
+  cfg: Config;
+  edges: Edge[];
+  ingest: Ingest;
+  mockUrl: string;
+  /** POST /v1/sessions on edge `i`, returning the parsed JSON body. */
+  create(body: Record<string, unknown>, edge?: number): Promise<{ id: string; eventsUrl: string; cancelUrl: string; statusUrl: string }>;
+  close(): Promise<void>;
+}
+
+const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/**
+ * The whole system in this process, over real HTTP and a real Redis: mock model, one ingest worker and
+ * `edges` edges, each on its own loopback port. A fresh key prefix isolates it from other suites.
+ */
+export async function startSystem(o: { edges?: number; env?: Record<string, string>; redis?: TestRedis } = {}): Promise<TestSystem> {
+  const redis = o.redis ?? (await startRedis());
+  const mock = await startMockModel({ port: 0 });
+  const cfg = loadConfig({
+    NODE_ENV: 'test',
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: redis.prefix(),
+    PORT: '0',
+    MOCK_MODEL_URL: mock.url,
+    UPSTREAM_RETRY_BASE_MS: '10',
+    LOCK_DURATION_MS: '5000',
+    STALLED_INTERVAL_MS: '2000',
+    ...o.env,
+  });
+  const ingest = await startIngest(cfg, silent);
+  const edges: Edge[] = [];
+  for (let i = 0; i < (o.edges ?? 1); i++) edges.push(await startEdge(cfg, silent));
+  return {
+    redis,
+    cfg,
+    edges,
+    ingest,
+    mockUrl: mock.url,
+    async create(body, edge = 0) {
+      const res = await fetch(`${edges[edge]!.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { id: string; eventsUrl: string; cancelUrl: string; statusUrl: string };
+    },
+    async close() {
+      await Promise.allSettled(edges.map((e) => e.close()));
+      await ingest.close();
+      await mock.close();
+      if (!o.redis) await redis.close();
+    },
+  };
+}
