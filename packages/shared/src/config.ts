@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { parseRedisTarget, type RedisTarget } from './redis.js';
 import { routesSchema, type Routes } from './routes.js';
 
 /** Every setting with its default, in one place. README.md lists the same table. */
@@ -42,7 +43,8 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default(DEFAULTS.REDIS_URL),
+  REDIS_URL: z.string().regex(/^(rediss?|redis\+cluster):\/\//, 'must be a redis://, rediss:// or redis+cluster:// URL').default(DEFAULTS.REDIS_URL),
+  REDIS_CLUSTER_NODES: z.string().regex(/^[^,\s]+:\d{1,5}(,[^,\s]+:\d{1,5})*$/, 'host:port,host:port,…').optional(),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, : _ - only').default(DEFAULTS.REDIS_KEY_PREFIX),
   HOST: z.string().min(1).default(DEFAULTS.HOST),
   PORT: int(0, 65535).default(DEFAULTS.PORT),
@@ -77,7 +79,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.LOG_LEVEL),
 });
 
-export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes }>;
+export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes; redis: RedisTarget }>;
 
 /**
  * Parses the environment once. Throws a {@link ConfigError} naming the first bad variable, so a typo in
@@ -92,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cfg = parsed.data;
   const routes = loadRoutes(cfg);
   if (!routes[cfg.DEFAULT_MODEL]) throw new ConfigError('DEFAULT_MODEL', `no route named ${JSON.stringify(cfg.DEFAULT_MODEL)}`);
-  return Object.freeze({ ...cfg, routes });
+  return Object.freeze({ ...cfg, routes, redis: parseRedisTarget(cfg.REDIS_URL, cfg.REDIS_CLUSTER_NODES) });
 }
 
 function loadRoutes(cfg: z.infer<typeof envSchema>): Routes {

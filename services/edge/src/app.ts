@@ -1,7 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import type { Config, GenerateJob, Logger, SessionStore } from '@relaycast/shared';
+import type { Config, GenerateJob, Logger, RedisClient, SessionStore } from '@relaycast/shared';
 import type { Hub } from './hub.js';
 import { sendError } from './http-error.js';
 import { eventsHandler } from './routes/events.js';
@@ -13,7 +12,7 @@ export interface AppDeps {
   store: SessionStore;
   hub: Hub;
   queue: Queue<GenerateJob>;
-  redis: Redis;
+  redis: RedisClient;
   log: Logger;
   connections: { open: number };
   onSlow(sub: Subscriber): void;

@@ -23,9 +23,9 @@ const HEARTBEAT = encodeComment('');
  */
 export async function startEdge(cfg: Config, log: Logger = createLogger('edge', cfg.LOG_LEVEL)): Promise<Edge> {
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
-  const redis = createRedis(cfg.REDIS_URL, 'edge-cmd');
-  const sub = createRedis(cfg.REDIS_URL, 'edge-sub');
-  const queueConn = createRedis(cfg.REDIS_URL, 'edge-queue');
+  const redis = createRedis(cfg.redis, 'edge-cmd');
+  const sub = createRedis(cfg.redis, 'edge-sub', { subscriber: true });
+  const queueConn = createRedis(cfg.redis, 'edge-queue');
   for (const c of [redis, sub, queueConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const store = new SessionStore(redis, keys, { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
   const queue = new Queue<GenerateJob>(keys.queueName, {

@@ -1,12 +1,12 @@
-import type { Redis } from 'ioredis';
-import { parseLiveMessage, type Logger, type SessionStore } from '@relaycast/shared';
+import { parseLiveMessage, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import { Topic } from './topic.js';
 import type { Subscriber } from './subscriber.js';
 
 /**
- * All sessions this edge serves, over one pub/sub connection. The Redis work per appended event is one
- * notification per edge whatever the number of subscribers; SUBSCRIBE/UNSUBSCRIBE happen once per session
- * per edge, not per subscriber.
+ * All sessions this edge serves, over one pub/sub connection (one per shard on a cluster). Notifications
+ * use sharded pub/sub (SSUBSCRIBE), so on a cluster each costs only the shard that owns the session. The
+ * Redis work per appended event is one notification per edge whatever the number of subscribers;
+ * SSUBSCRIBE/SUNSUBSCRIBE happen once per session per edge, not per subscriber.
  */
 export class Hub {
   private readonly topics = new Map<string, Topic>();
@@ -14,20 +14,27 @@ export class Hub {
   private connectedOnce = false;
 
   constructor(
-    private readonly sub: Redis,
+    private readonly sub: RedisClient,
     private readonly store: SessionStore,
     private readonly pageSize: number,
     private readonly log: Logger,
   ) {
-    sub.on('message', (channel: string, message: string) => {
+    sub.on('smessage', (channel: string, message: string) => {
       this.byChannel.get(channel)?.onEntries(parseLiveMessage(message));
     });
     // Messages published while the connection was down are lost; ioredis re-subscribes on its own, and
     // each topic then reads what it missed from the stream.
     sub.on('ready', () => {
-      if (this.connectedOnce) for (const t of this.topics.values()) void t.fill();
+      if (this.connectedOnce) this.catchUpAll();
       this.connectedOnce = true;
     });
+    // On a cluster, each shard's subscriber reconnects on its own (after a failover, to the promoted
+    // replica); the group reports when they are all subscribed again.
+    sub.on('subscribersReady', () => this.catchUpAll());
+  }
+
+  private catchUpAll(): void {
+    for (const t of this.topics.values()) void t.fill();
   }
 
   get sessionCount(): number {
@@ -46,7 +53,7 @@ export class Hub {
       const channel = this.store.keys.session(sessionId).live;
       this.topics.set(sessionId, t);
       this.byChannel.set(channel, t);
-      t.ready = this.sub.subscribe(channel).then(() => undefined);
+      t.ready = this.sub.ssubscribe(channel).then(() => undefined);
       t.ready.catch(() => this.drop(t!));
     }
     t.replaying.add(s);
@@ -64,7 +71,7 @@ export class Hub {
     this.topics.delete(t.sessionId);
     const channel = this.store.keys.session(t.sessionId).live;
     this.byChannel.delete(channel);
-    this.sub.unsubscribe(channel).catch(() => undefined);
+    this.sub.sunsubscribe(channel).catch(() => undefined);
   }
 
   /** Every open subscriber, for heartbeats and shutdown. */

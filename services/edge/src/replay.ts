@@ -1,6 +1,6 @@
 import { encodeFrame, type SessionStore } from '@relaycast/shared';
 import type { Subscriber } from './subscriber.js';
-import { toLiveEntry, type Topic } from './topic.js';
+import { gapEntry, toLiveEntry, type Topic } from './topic.js';
 
 /**
  * Brings a registered subscriber from its cursor to live without a gap or a duplicate:
@@ -19,23 +19,19 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
     if (sub.closed) return;
     if (first) {
       first = false;
-      const head = page[0];
       // Metadata says events exist past the cursor but the stream has none: Redis lost it. Never replay a
       // different stream under old ids; tell the client in-band and end.
-      if (!head && knownSeq > cursor) {
+      if (page.length === 0 && knownSeq > cursor) {
         sub.write(encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) }));
         sub.end();
         return;
       }
-      // Entries before `head` were trimmed (MAXLEN) or never existed: say so in-band, never skip silently.
-      if (head && head.seq > cursor + 1) {
-        sub.write(encodeFrame({ id: String(head.seq - 1), event: 'gap', data: JSON.stringify({ requested: String(cursor), resumedFrom: String(head.seq) }) }));
-      }
     }
     for (const e of page) {
       if (e.seq <= sub.lastSeq) continue;
-      const le = toLiveEntry(e);
-      sub.deliver(le);
+      // Entries missing before `e` were trimmed (MAXLEN) or lost by Redis: say so, never skip silently.
+      if (e.seq > sub.lastSeq + 1) sub.deliver(gapEntry(sub.lastSeq, e.seq));
+      sub.deliver(toLiveEntry(e));
       if (sub.closed) return;
     }
     if (page.length === pageSize) {

@@ -6,6 +6,15 @@ export function toLiveEntry(e: StoredEntry): LiveEntry {
 }
 
 /**
+ * The stream has no entries between `after` and `next`: they were trimmed, or Redis lost them (failover,
+ * AOF not yet on disk). Said in-band, never skipped silently. Its id is next-1, so a client that resumes
+ * from here does not hear about the same hole twice.
+ */
+export function gapEntry(after: number, next: number): LiveEntry {
+  return { seq: next - 1, frame: encodeFrame({ id: String(next - 1), event: 'gap', data: JSON.stringify({ requested: String(after), resumedFrom: String(next) }) }), terminal: false };
+}
+
+/**
  * The subscribers of one session on this edge. Live entries arrive from the hub's single pub/sub
  * connection; each is encoded once and its bytes written to every live subscriber.
  *
@@ -54,7 +63,12 @@ export class Topic {
     try {
       for (;;) {
         const page = await this.store.range(this.sessionId, this.lastSeq + 1, this.pageSize);
-        for (const e of page) if (e.seq === this.lastSeq + 1) this.dispatch(toLiveEntry(e));
+        for (const e of page) {
+          if (e.seq <= this.lastSeq) continue;
+          // XRANGE started at lastSeq+1, so a later first entry means the ones between are gone for good.
+          if (e.seq > this.lastSeq + 1) this.dispatch(gapEntry(this.lastSeq, e.seq));
+          this.dispatch(toLiveEntry(e));
+        }
         if (page.length < this.pageSize) break;
       }
     } catch (err) {

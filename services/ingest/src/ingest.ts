@@ -16,9 +16,9 @@ export interface Ingest {
  */
 export async function startIngest(cfg: Config, log: Logger = createLogger('ingest', cfg.LOG_LEVEL)): Promise<Ingest> {
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
-  const redis = createRedis(cfg.REDIS_URL, 'ingest-cmd');
-  const sub = createRedis(cfg.REDIS_URL, 'ingest-control');
-  const workerConn = createRedis(cfg.REDIS_URL, 'ingest-worker');
+  const redis = createRedis(cfg.redis, 'ingest-cmd');
+  const sub = createRedis(cfg.redis, 'ingest-control', { subscriber: true });
+  const workerConn = createRedis(cfg.redis, 'ingest-worker');
   for (const c of [redis, sub, workerConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const store = new SessionStore(redis, keys, { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
   const control = new Control(sub, keys);

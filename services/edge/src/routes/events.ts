@@ -40,8 +40,8 @@ export function eventsHandler(d: EventsDeps) {
       res.status(204).end();
       return;
     }
-    // A cursor the stream never reached means the stream this client read is gone (Redis lost its data).
-    if (cursor > meta.seq) return sendError(res, 409, 'cursor_ahead', 'Last-Event-ID is beyond the end of this session; the stream was lost');
+    // A cursor past meta.seq means Redis lost acknowledged entries this client saw (failover): it resumes
+    // from there, and new entries keep their seqs, so it gets no duplicate and no reused id.
 
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
