@@ -47,7 +47,11 @@ describe('entries missing from a stream are reported in-band as a gap, never ski
 
   it('an append past the end of the stream keeps its seqs (no id is reused) and live subscribers get a gap', async () => {
     const s = await sys.create({ ...ask, mock: { firstTokenMs: 5_000 } });
-    // Take the session over as a new attempt so the mock's slow generation is fenced off.
+    // Once the worker owns it, take the session over as a new attempt so its slow generation is fenced off.
+    for (const deadline = Date.now() + 10_000; (await store.meta(s.id))?.status !== 'running'; ) {
+      if (Date.now() > deadline) throw new Error('worker never began the session');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const b = await store.begin(s.id);
     await store.append(s.id, b.attempt, b.seq + 1, [{ type: 'delta', text: 'a' }]);
     const live = readSse(sys.edges[0]!.url, s.eventsUrl);

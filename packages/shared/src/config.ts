@@ -37,6 +37,9 @@ export const DEFAULTS = {
   MOCK_MODEL_URL: 'http://127.0.0.1:8090',
   DEFAULT_MODEL: 'mock',
   LOG_LEVEL: 'info',
+  DRAIN_WINDOW_MS: 10_000,
+  INGEST_DRAIN_MS: 30_000,
+  METRICS_PORT: 9091,
 } as const;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -76,6 +79,9 @@ const envSchema = z.object({
   DEFAULT_MODEL: z.string().min(1).default(DEFAULTS.DEFAULT_MODEL),
   ROUTES_FILE: z.string().optional(),
   ROUTES_JSON: z.string().optional(),
+  DRAIN_WINDOW_MS: int(0, 600_000).default(DEFAULTS.DRAIN_WINDOW_MS),
+  INGEST_DRAIN_MS: int(0, 3_600_000).default(DEFAULTS.INGEST_DRAIN_MS),
+  METRICS_PORT: int(0, 65535).default(DEFAULTS.METRICS_PORT),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.LOG_LEVEL),
 });
 

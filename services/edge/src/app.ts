@@ -2,6 +2,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Queue } from 'bullmq';
 import type { Config, GenerateJob, Logger, RedisClient, SessionStore } from '@relaycast/shared';
 import type { Hub } from './hub.js';
+import type { EdgeMetrics } from './metrics.js';
+import type { EdgeStats } from './stats.js';
 import { sendError } from './http-error.js';
 import { eventsHandler } from './routes/events.js';
 import { cancelHandler, createSessionHandler, statusHandler } from './routes/sessions.js';
@@ -14,7 +16,10 @@ export interface AppDeps {
   queue: Queue<GenerateJob>;
   redis: RedisClient;
   log: Logger;
-  connections: { open: number };
+  stats: EdgeStats;
+  metrics: EdgeMetrics;
+  /** Shared with the drain: while true, readiness fails and new work is refused. */
+  state: { draining: boolean };
   onSlow(sub: Subscriber): void;
 }
 
@@ -24,16 +29,28 @@ export function createApp(d: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  app.use(d.metrics.httpCounter);
+  app.get('/metrics', async (_req, res) => {
+    res.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
   app.get('/readyz', async (_req, res) => {
+    if (d.state.draining) return sendError(res, 503, 'draining', 'this edge is shutting down');
     try {
       await withTimeout(d.redis.ping(), 1_000);
       res.json({ ok: true });
     } catch {
       sendError(res, 503, 'not_ready', 'redis unreachable');
     }
+  });
+
+  // A draining edge takes no new work: load balancers move traffic away on the failing /readyz, and any
+  // request that still arrives is told to retry elsewhere.
+  app.use((_req, res, next) => {
+    if (d.state.draining) return sendError(res, 503, 'draining', 'this edge is shutting down; retry', { 'Retry-After': '1', Connection: 'close' });
+    next();
   });
 
   const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });

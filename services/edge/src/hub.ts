@@ -1,5 +1,6 @@
 import { parseLiveMessage, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import { Topic } from './topic.js';
+import type { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
 
 /**
@@ -17,6 +18,7 @@ export class Hub {
     private readonly sub: RedisClient,
     private readonly store: SessionStore,
     private readonly pageSize: number,
+    private readonly stats: EdgeStats,
     private readonly log: Logger,
   ) {
     sub.on('smessage', (channel: string, message: string) => {
@@ -45,7 +47,7 @@ export class Hub {
   async attach(sessionId: string, s: Subscriber): Promise<Topic> {
     let t = this.topics.get(sessionId);
     if (!t) {
-      t = new Topic(sessionId, this.store, this.pageSize, (topic, err) => {
+      t = new Topic(sessionId, this.store, this.pageSize, this.stats, (topic, err) => {
         this.log.warn({ sessionId: topic.sessionId, err }, 'topic catch-up failed; disconnecting its subscribers so they resume');
         topic.disconnectAll();
         this.drop(topic);
@@ -72,6 +74,10 @@ export class Hub {
     const channel = this.store.keys.session(t.sessionId).live;
     this.byChannel.delete(channel);
     this.sub.sunsubscribe(channel).catch(() => undefined);
+  }
+
+  sessionSizes(): number[] {
+    return [...this.topics.values()].map((t) => t.size);
   }
 
   /** Every open subscriber, for heartbeats and shutdown. */

@@ -13,9 +13,13 @@ try {
 }
 const log = createLogger('edge', cfg.LOG_LEVEL);
 const edge = await startEdge(cfg, log);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    log.info({ sig }, 'edge shutting down');
-    edge.close().then(() => process.exit(0), () => process.exit(1));
-  });
-}
+// SIGTERM (a deploy): drain across DRAIN_WINDOW_MS so clients move to other edges gradually.
+// SIGINT (Ctrl-C): close at once.
+process.once('SIGTERM', () => {
+  log.info('SIGTERM: draining');
+  edge.drain().then(() => process.exit(0), () => process.exit(1));
+});
+process.once('SIGINT', () => {
+  log.info('SIGINT: closing');
+  edge.close().then(() => process.exit(0), () => process.exit(1));
+});

@@ -1,4 +1,5 @@
 import { encodeFrame, type SessionStore } from '@relaycast/shared';
+import type { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
 import { gapEntry, toLiveEntry, type Topic } from './topic.js';
 
@@ -11,7 +12,7 @@ import { gapEntry, toLiveEntry, type Topic } from './topic.js';
  *   4. join the live set only when nothing the topic dispatched is missing.
  * Step 3-4 run without an await in between, so no live entry can slip past unseen.
  */
-export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: SessionStore, pageSize: number, knownSeq: number): Promise<void> {
+export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: SessionStore, pageSize: number, knownSeq: number, stats: EdgeStats): Promise<void> {
   const cursor = sub.lastSeq;
   let first = true;
   for (;;) {
@@ -30,8 +31,15 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
     for (const e of page) {
       if (e.seq <= sub.lastSeq) continue;
       // Entries missing before `e` were trimmed (MAXLEN) or lost by Redis: say so, never skip silently.
-      if (e.seq > sub.lastSeq + 1) sub.deliver(gapEntry(sub.lastSeq, e.seq));
-      sub.deliver(toLiveEntry(e));
+      if (e.seq > sub.lastSeq + 1) {
+        stats.gaps++;
+        sub.deliver(gapEntry(sub.lastSeq, e.seq));
+      }
+      const le = toLiveEntry(e);
+      sub.deliver(le);
+      stats.eventsReplayed++;
+      stats.eventsDelivered++;
+      stats.bytesDelivered += le.frame.length;
       if (sub.closed) return;
     }
     if (page.length === pageSize) {
@@ -51,6 +59,8 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
         break;
       }
       sub.deliver(e);
+      stats.eventsDelivered++;
+      stats.bytesDelivered += e.frame.length;
       if (sub.closed) return;
     }
     if (joined && topic.promote(sub)) return;

@@ -1,4 +1,5 @@
 import { encodeFrame, isTerminal, type SessionStore, type StoredEntry } from '@relaycast/shared';
+import type { EdgeStats } from './stats.js';
 import type { LiveEntry, Subscriber } from './subscriber.js';
 
 export function toLiveEntry(e: StoredEntry): LiveEntry {
@@ -31,7 +32,7 @@ export class Topic {
   private filling = false;
   private backlog: StoredEntry[] = [];
 
-  constructor(readonly sessionId: string, private readonly store: SessionStore, private readonly pageSize: number, private readonly onFillError: (t: Topic, e: unknown) => void) {}
+  constructor(readonly sessionId: string, private readonly store: SessionStore, private readonly pageSize: number, private readonly stats: EdgeStats, private readonly onFillError: (t: Topic, e: unknown) => void) {}
 
   get size(): number {
     return this.live.size + this.replaying.size;
@@ -66,7 +67,10 @@ export class Topic {
         for (const e of page) {
           if (e.seq <= this.lastSeq) continue;
           // XRANGE started at lastSeq+1, so a later first entry means the ones between are gone for good.
-          if (e.seq > this.lastSeq + 1) this.dispatch(gapEntry(this.lastSeq, e.seq));
+          if (e.seq > this.lastSeq + 1) {
+            this.stats.gaps++;
+            this.dispatch(gapEntry(this.lastSeq, e.seq));
+          }
           this.dispatch(toLiveEntry(e));
         }
         if (page.length < this.pageSize) break;
@@ -85,6 +89,8 @@ export class Topic {
 
   private dispatch(e: LiveEntry): void {
     this.lastSeq = e.seq;
+    this.stats.eventsDelivered += this.live.size;
+    this.stats.bytesDelivered += this.live.size * e.frame.length;
     for (const s of this.live) s.deliver(e);
     for (const s of this.replaying) s.hold(e);
   }

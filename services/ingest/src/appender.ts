@@ -23,6 +23,7 @@ export class Appender {
     lastSeq: number,
     private readonly coalesceMs: number,
     private readonly retryForMs = 30_000,
+    private readonly observe: { latency(seconds: number): void; retry(): void } = { latency: () => undefined, retry: () => undefined },
   ) {
     this.nextSeq = lastSeq + 1;
   }
@@ -77,12 +78,15 @@ export class Appender {
     const deadline = Date.now() + this.retryForMs;
     for (let i = 0; ; i++) {
       try {
+        const t0 = performance.now();
         await this.store.append(this.sessionId, this.attempt, first, batch);
+        this.observe.latency((performance.now() - t0) / 1000);
         return;
       } catch (e) {
         // Fencing and a finished or missing session are answers, not outages: retrying cannot help.
         if (e instanceof FencedError || e instanceof SessionEndedError || e instanceof SessionMissingError) throw e;
         if (Date.now() >= deadline) throw e;
+        this.observe.retry();
         await delay(Math.min(100 * 2 ** i, 2_000));
       }
     }

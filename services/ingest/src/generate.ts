@@ -2,7 +2,8 @@ import { FencedError, SessionEndedError, SessionMissingError, type Config, type 
 import type { Agent } from 'undici';
 import { Appender } from './appender.js';
 import type { Control } from './control.js';
-import { AppendFailed, CancelRequested, GenerationTimeout, UpstreamError } from './errors.js';
+import { AppendFailed, CancelRequested, GenerationTimeout, HandBack, UpstreamError } from './errors.js';
+import type { IngestMetrics } from './metrics.js';
 import { streamUpstream } from './upstream.js';
 
 export interface GenerateDeps {
@@ -11,6 +12,9 @@ export interface GenerateDeps {
   control: Control;
   dispatcher: Agent;
   log: Logger;
+  metrics: IngestMetrics;
+  /** Aborted when this worker shuts down and must hand its unfinished generations back. */
+  shutdown: AbortSignal;
 }
 
 /**
@@ -29,9 +33,18 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     if (e instanceof SessionEndedError || e instanceof SessionMissingError) return 'skipped';
     throw e;
   }
-  const appender = new Appender(d.store, sessionId, began.attempt, began.seq, d.cfg.COALESCE_MS);
+  const m = d.metrics;
+  const appender = new Appender(d.store, sessionId, began.attempt, began.seq, d.cfg.COALESCE_MS, 30_000, {
+    latency: (s) => m.appendLatency.observe(s),
+    retry: () => m.retries.inc({ kind: 'append' }),
+  });
+  const started = performance.now();
+  m.active.inc();
   try {
-    if (began.attempt > 1) appender.push({ type: 'reset', reason: 'retry', attempt: began.attempt });
+    if (began.attempt > 1) {
+      m.resets.inc();
+      appender.push({ type: 'reset', reason: 'retry', attempt: began.attempt });
+    }
     if (began.cancelRequested) {
       await appender.finish({ type: 'cancelled', reason: 'client_request' });
       return 'ended';
@@ -44,7 +57,12 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
 
     const ac = new AbortController();
     const deadline = setTimeout(() => ac.abort(new GenerationTimeout('generation timed out')), d.cfg.GENERATION_TIMEOUT_MS);
+    const handBack = () => ac.abort(new HandBack('worker shutting down'));
+    if (d.shutdown.aborted) handBack();
+    d.shutdown.addEventListener('abort', handBack);
     let terminal: RelaycastEvent;
+    let firstToken = 0;
+    let outputTokens = 0;
     try {
       await d.control.watch(sessionId, () => ac.abort(new CancelRequested('cancelled')));
       // The flag may have been set between begin and the subscription becoming active.
@@ -54,7 +72,13 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
         cfg: d.cfg,
         dispatcher: d.dispatcher,
         signal: ac.signal,
+        onRetry: () => m.retries.inc({ kind: 'upstream' }),
         emit: (e) => {
+          if (e.type === 'delta' && !firstToken) {
+            firstToken = performance.now();
+            m.ttft.observe((firstToken - started) / 1000);
+          }
+          if (e.type === 'usage') outputTokens = e.outputTokens;
           try {
             appender.push(e);
           } catch (err) {
@@ -66,9 +90,17 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
       terminal = terminalFor(ac.signal.aborted ? ac.signal.reason : err, log);
     } finally {
       clearTimeout(deadline);
+      d.shutdown.removeEventListener('abort', handBack);
       d.control.unwatch(sessionId);
     }
     await appender.finish(terminal);
+    const seconds = (performance.now() - started) / 1000;
+    m.duration.observe({ outcome: terminal.type }, seconds);
+    if (terminal.type === 'error') m.upstreamErrors.inc({ code: terminal.code });
+    if (terminal.type === 'done') {
+      const tokens = terminal.usage?.outputTokens ?? outputTokens;
+      if (tokens > 0 && firstToken) m.tokensPerSecond.observe(tokens / Math.max((performance.now() - firstToken) / 1000, 0.001));
+    }
     log.debug({ terminal: terminal.type }, 'generation ended');
     return 'ended';
   } catch (e) {
@@ -78,11 +110,15 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
       return 'fenced';
     }
     throw e;
+  } finally {
+    m.active.dec();
   }
 }
 
 function terminalFor(err: unknown, log: Logger): RelaycastEvent {
   if (err instanceof CancelRequested) return { type: 'cancelled', reason: 'client_request' };
+  // No terminal event: the job fails back to BullMQ and another worker runs it as a new attempt.
+  if (err instanceof HandBack) throw err;
   if (err instanceof GenerationTimeout) return { type: 'error', code: 'generation_timeout', message: 'generation exceeded its time limit', retryable: false };
   if (err instanceof UpstreamError) return err.toEvent();
   // Appends failed for good (fenced, or Redis down past the retries): not the upstream's fault, so no

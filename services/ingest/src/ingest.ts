@@ -2,10 +2,19 @@ import { Worker, type Job } from 'bullmq';
 import { createLogger, createRedis, keySpace, SessionStore, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
 import { Control } from './control.js';
 import { generate } from './generate.js';
+import { IngestMetrics, serveMetrics } from './metrics.js';
 import { createDispatcher } from './upstream.js';
 
 export interface Ingest {
   worker: Worker<GenerateJob>;
+  metrics: IngestMetrics;
+  /** Port of `/metrics` and `/healthz`. */
+  metricsPort: number;
+  /**
+   * Graceful exit: take no new jobs, let running generations finish for up to `deadlineMs`, then hand the
+   * rest back (their jobs fail back to the queue; another worker resumes each with a `reset`).
+   */
+  drain(deadlineMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,7 +32,10 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   const store = new SessionStore(redis, keys, { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
   const control = new Control(sub, keys);
   const dispatcher = createDispatcher(cfg);
-  const deps = { cfg, store, control, dispatcher, log };
+  const metrics = new IngestMetrics();
+  const shutdown = new AbortController();
+  const deps = { cfg, store, control, dispatcher, log, metrics, shutdown: shutdown.signal };
+  const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST);
 
   const worker = new Worker<GenerateJob>(keys.queueName, (job) => generate(job.data, deps), {
     connection: workerConn,
@@ -47,16 +59,25 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   log.info({ concurrency: cfg.INGEST_CONCURRENCY }, 'ingest worker ready');
 
   let closing: Promise<void> | undefined;
+  const close = (deadlineMs = 0) => {
+    closing ??= (async () => {
+      // worker.close() stops fetching and waits for running jobs; past the deadline they are handed back.
+      const timer = setTimeout(() => shutdown.abort(), deadlineMs);
+      await worker.close();
+      clearTimeout(timer);
+      await dispatcher.close();
+      await new Promise((r) => metricsServer.server.close(r));
+      metricsServer.server.closeAllConnections();
+      await Promise.allSettled([redis.quit(), sub.quit(), workerConn.quit()]);
+    })();
+    return closing;
+  };
   return {
     worker,
-    close() {
-      closing ??= (async () => {
-        await worker.close();
-        await dispatcher.close();
-        await Promise.allSettled([redis.quit(), sub.quit(), workerConn.quit()]);
-      })();
-      return closing;
-    },
+    metrics,
+    metricsPort: metricsServer.port,
+    drain: (deadlineMs = cfg.INGEST_DRAIN_MS) => close(deadlineMs),
+    close: () => close(0),
   };
 }
 

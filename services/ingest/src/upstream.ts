@@ -11,6 +11,8 @@ export interface UpstreamOptions {
   signal: AbortSignal;
   /** Receives each normalised event, in order. */
   emit(e: RelaycastEvent): void;
+  /** Called before each retry of the upstream request. */
+  onRetry?(e: UpstreamError): void;
 }
 
 /** One dispatcher per ingest process: its connect timeout applies to every upstream request. */
@@ -37,6 +39,7 @@ export async function streamUpstream(route: Route, job: GenerateJob, o: Upstream
     } catch (err) {
       const e = toUpstreamError(err, o.signal);
       if (sawContent || !e.retryable || attempt >= o.cfg.UPSTREAM_MAX_ATTEMPTS || o.signal.aborted) throw e;
+      o.onRetry?.(e);
       const backoff = e.retryAfterMs ?? o.cfg.UPSTREAM_RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
       await delay(Math.min(backoff, 30_000), undefined, { signal: o.signal }).catch(() => undefined);
       if (o.signal.aborted) throw toUpstreamError(o.signal.reason, o.signal);

@@ -3,6 +3,7 @@ import { encodeComment, encodeRetry, InvalidCursorError, isSessionId, parseCurso
 import type { Hub } from '../hub.js';
 import { sendError } from '../http-error.js';
 import { replayThenGoLive } from '../replay.js';
+import type { EdgeStats } from '../stats.js';
 import { Subscriber } from '../subscriber.js';
 
 export interface EventsDeps {
@@ -10,7 +11,7 @@ export interface EventsDeps {
   store: SessionStore;
   hub: Hub;
   log: Logger;
-  connections: { open: number };
+  stats: EdgeStats;
   onSlow(sub: Subscriber): void;
 }
 
@@ -31,7 +32,7 @@ export function eventsHandler(d: EventsDeps) {
       if (e instanceof InvalidCursorError) return sendError(res, 400, 'invalid_cursor', e.message);
       throw e;
     }
-    if (d.connections.open >= d.cfg.MAX_CONNECTIONS) return sendError(res, 503, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
+    if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return sendError(res, 503, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
 
     const meta = await d.store.meta(id);
     if (!meta) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
@@ -54,18 +55,19 @@ export function eventsHandler(d: EventsDeps) {
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
 
-    d.connections.open++;
+    d.stats.openConnections++;
+    if (cursor > 0) d.stats.resumes++;
     const sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
     let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
     res.on('close', () => {
       sub.closed = true;
-      d.connections.open--;
+      d.stats.openConnections--;
       if (topic) d.hub.detach(topic, sub);
     });
     try {
       topic = await d.hub.attach(id, sub);
       if (sub.closed) return d.hub.detach(topic, sub);
-      await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta.seq);
+      await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta.seq, d.stats);
     } catch (err) {
       d.log.warn({ sessionId: id, err }, 'subscriber failed during replay; closing so it resumes');
       sub.destroy();

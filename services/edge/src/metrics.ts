@@ -1,0 +1,62 @@
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Hub } from './hub.js';
+import type { EdgeStats } from './stats.js';
+
+/** A counter fed at scrape time from a plain number that only grows. */
+function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > reported) this.inc(now - reported);
+      reported = now;
+    },
+  });
+}
+
+export interface EdgeMetrics {
+  registry: Registry;
+  /** Express middleware counting responses by route and status class. */
+  httpCounter(req: Request, res: Response, next: NextFunction): void;
+}
+
+export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => boolean): EdgeMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'relaycast_edge_' });
+  new Gauge({ name: 'relaycast_edge_open_connections', help: 'Open SSE connections', registers: [registry], collect() { this.set(stats.openConnections); } });
+  new Gauge({ name: 'relaycast_edge_sessions', help: 'Sessions with at least one subscriber on this edge', registers: [registry], collect() { this.set(hub.sessionCount); } });
+  new Gauge({
+    name: 'relaycast_edge_subscribers_per_session',
+    help: 'Subscribers per session on this edge (max and mean)',
+    labelNames: ['stat'],
+    registers: [registry],
+    collect() {
+      const sizes = hub.sessionSizes();
+      this.set({ stat: 'max' }, sizes.length ? Math.max(...sizes) : 0);
+      this.set({ stat: 'mean' }, sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : 0);
+    },
+  });
+  new Gauge({ name: 'relaycast_edge_draining', help: '1 while the edge drains before exit', registers: [registry], collect() { this.set(draining() ? 1 : 0); } });
+  counterFrom(registry, 'relaycast_edge_events_delivered_total', 'Events written to subscribers (live and replay)', () => stats.eventsDelivered);
+  counterFrom(registry, 'relaycast_edge_bytes_delivered_total', 'SSE bytes written to subscribers', () => stats.bytesDelivered);
+  counterFrom(registry, 'relaycast_edge_events_replayed_total', 'Events replayed from history', () => stats.eventsReplayed);
+  counterFrom(registry, 'relaycast_edge_resumes_total', 'Connections that resumed with a Last-Event-ID', () => stats.resumes);
+  counterFrom(registry, 'relaycast_edge_gaps_total', 'Gap events sent (entries trimmed or lost)', () => stats.gaps);
+  counterFrom(registry, 'relaycast_edge_slow_consumer_disconnects_total', 'Subscribers disconnected for passing their byte bound', () => stats.slowDisconnects);
+  const responses = new Counter({ name: 'relaycast_edge_http_responses_total', help: 'HTTP responses by route and status class', labelNames: ['route', 'status'], registers: [registry] });
+  return {
+    registry,
+    httpCounter(req, res, next) {
+      res.on('finish', () => {
+        // The matched route pattern, never the raw URL: ids and tokens stay out of label values.
+        const route = (req.route?.path as string | undefined) ?? 'unmatched';
+        responses.inc({ route: `${req.method} ${route}`, status: `${Math.floor(res.statusCode / 100)}xx` });
+      });
+      next();
+    },
+  };
+}
