@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
-import { createLogger, createRedis, encodeComment, keySpace, SessionStore, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
+import { createLogger, createRedis, encodeComment, keySpace, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
 import { createApp } from './app.js';
 import { Hub } from './hub.js';
 import { createEdgeMetrics } from './metrics.js';
@@ -35,7 +35,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   const sub = createRedis(cfg.redis, 'edge-sub', { subscriber: true });
   const queueConn = createRedis(cfg.redis, 'edge-queue');
   for (const c of [redis, sub, queueConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const store = new SessionStore(redis, keys, { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
+  const store = storeFor(cfg, redis);
   const queue = new Queue<GenerateJob>(keys.queueName, {
     connection: queueConn,
     prefix: keys.queuePrefix,

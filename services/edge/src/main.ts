@@ -1,16 +1,7 @@
-import { ConfigError, createLogger, loadConfig } from '@relaycast/shared';
+import { createLogger, loadConfigOrExit } from '@relaycast/shared';
 import { startEdge } from './edge.js';
 
-let cfg;
-try {
-  cfg = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`edge: invalid configuration: ${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const cfg = loadConfigOrExit('edge');
 const log = createLogger('edge', cfg.LOG_LEVEL);
 const edge = await startEdge(cfg, log);
 // SIGTERM (a deploy): drain across DRAIN_WINDOW_MS so clients move to other edges gradually.

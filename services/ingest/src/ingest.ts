@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import { createLogger, createRedis, keySpace, SessionStore, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
+import { createLogger, createRedis, keySpace, storeFor, type Config, type GenerateJob, type Logger, type SessionStore } from '@relaycast/shared';
 import { Control } from './control.js';
 import { generate } from './generate.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
@@ -29,7 +29,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   const sub = createRedis(cfg.redis, 'ingest-control', { subscriber: true });
   const workerConn = createRedis(cfg.redis, 'ingest-worker');
   for (const c of [redis, sub, workerConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const store = new SessionStore(redis, keys, { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
+  const store = storeFor(cfg, redis);
   const control = new Control(sub, keys);
   const dispatcher = createDispatcher(cfg);
   const metrics = new IngestMetrics();

@@ -1,16 +1,7 @@
-import { ConfigError, createLogger, loadConfig } from '@relaycast/shared';
+import { createLogger, loadConfigOrExit } from '@relaycast/shared';
 import { startIngest } from './ingest.js';
 
-let cfg;
-try {
-  cfg = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`ingest: invalid configuration: ${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const cfg = loadConfigOrExit('ingest');
 const log = createLogger('ingest', cfg.LOG_LEVEL);
 const ingest = await startIngest(cfg, log);
 // SIGTERM (a deploy): finish running generations within INGEST_DRAIN_MS, hand the rest back.
