@@ -44,20 +44,26 @@ export function eventsHandler(d: EventsDeps) {
     // A cursor past meta.seq means Redis lost acknowledged entries this client saw (failover): it resumes
     // from there, and new entries keep their seqs, so it gets no duplicate and no reused id.
 
+    // The body is delimited by closing the connection, not by chunked encoding (RFC 9112 §6.3): every
+    // frame is then one plain socket write of the shared Buffer, with no per-chunk framing to build. An
+    // SSE stream ends in a close anyway, and the client's next request opens a new connection.
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
+      Connection: 'close',
       'X-Accel-Buffering': 'no',
     });
-    res.write(retry);
-    res.write(FLUSH);
+    res.flushHeaders();
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
 
     d.stats.openConnections++;
     if (cursor > 0) d.stats.resumes++;
     const sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
+    sub.write(retry);
+    sub.write(FLUSH);
     let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
     res.on('close', () => {
       sub.closed = true;
