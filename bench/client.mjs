@@ -102,6 +102,7 @@ process.on('message', async (m) => {
       minDeltas: Math.min(...conns.map((c) => c.deltas)),
       complete: m.expect ? conns.filter((c) => c.deltas >= m.expect).length : undefined,
       closedEarly: conns.filter((c) => c.closedEarly || c.error).length,
+      errors: count(conns.filter((c) => c.error || c.closedEarly).map((c) => c.error ?? `closed after ${c.deltas} (status ${c.status})`)),
       nonContiguous: contiguousErrors,
       lastIds: m.withLastIds ? conns.map((c) => c.ids.at(-1) ?? null) : undefined,
       latencies: m.withLatencies ? latencies : undefined,

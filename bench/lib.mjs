@@ -133,6 +133,7 @@ export class Clients {
       conns: rs.reduce((a, r) => a + r.conns, 0),
       deltas: rs.reduce((a, r) => a + r.deltas, 0),
       closedEarly: rs.reduce((a, r) => a + r.closedEarly, 0),
+      errors: Object.assign({}, ...rs.map((r) => r.errors)),
       nonContiguous: rs.reduce((a, r) => a + r.nonContiguous, 0),
       complete: opts.expect ? rs.reduce((a, r) => a + r.complete, 0) : undefined,
       lastIds: opts.withLastIds ? rs.flatMap((r) => r.lastIds) : undefined,

@@ -205,6 +205,7 @@ async function storm(k, behind) {
     const done = await clients.waitComplete(k, behind, 120_000);
     const rep = await clients.report({ expect: behind, withLastIds: true });
     const wrongEnd = rep.lastIds.filter((id) => id !== total).length;
+    if (rep.closedEarly) console.error('    storm errors:', JSON.stringify(rep.errors));
     return { subscribers: k, behind, caughtUpMs: Math.round(done.at - t0), complete: `${rep.complete}/${k}`, disconnects: rep.closedEarly, nonContiguous: rep.nonContiguous, wrongLastId: wrongEnd, duplicatesOrLoss: rep.deltas !== k * behind ? rep.deltas - k * behind : 0 };
   } finally {
     await clients.close().catch(() => undefined);
@@ -346,10 +347,8 @@ try {
     for (const r of rows) record('redis-cost', { ...r, edgeCommandsPerEvent: +(r.commandsPerEvent - rows[0].commandsPerEvent).toFixed(3) });
   }
   if (run('idle')) record('idle', await idle(size(2000, 10000)));
-  if (run('resume')) {
-    record('resume-backlog', await backlog(size(20_000, 100_000)));
-    record('resume-storm', await storm(size(2000, 10000), 500));
-  }
+  if (run('resume') || run('backlog')) record('resume-backlog', await backlog(size(20_000, 100_000)));
+  if (run('resume') || run('storm')) record('resume-storm', await storm(size(2000, 10000), 500));
   if (run('slow')) for (const withSlow of [false, true]) record('slow-consumer', await slowConsumer(size(300, 1000), withSlow));
   if (run('sessions')) record('many-sessions', await manySessions(size(200, 1000), 10));
   if (run('shards')) for (const m of [1, 3]) record('cluster-shards', await shards(m));

@@ -22,9 +22,9 @@ const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
  * The whole system in this process, over real HTTP and a real Redis: mock model, one ingest worker and
  * `edges` edges, each on its own loopback port. A fresh key prefix isolates it from other suites.
  */
-export async function startSystem(o: { edges?: number; env?: Record<string, string>; redis?: TestRedis } = {}): Promise<TestSystem> {
+export async function startSystem(o: { edges?: number; env?: Record<string, string>; redis?: TestRedis; transcriptDir?: string } = {}): Promise<TestSystem> {
   const redis = o.redis ?? (await startRedis());
-  const mock = await startMockModel({ port: 0 });
+  const mock = await startMockModel({ port: 0, ...(o.transcriptDir ? { transcriptDir: o.transcriptDir } : {}) });
   const cfg = loadConfig({
     NODE_ENV: 'test',
     REDIS_URL: redis.url,
