@@ -30,6 +30,7 @@ export async function startSystem(o: { edges?: number; env?: Record<string, stri
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: redis.prefix(),
     PORT: '0',
+    METRICS_PORT: '0',
     MOCK_MODEL_URL: mock.url,
     UPSTREAM_RETRY_BASE_MS: '10',
     LOCK_DURATION_MS: '5000',

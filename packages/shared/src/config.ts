@@ -36,6 +36,8 @@ export const DEFAULTS = {
   MOCK_MODEL_URL: 'http://127.0.0.1:8090',
   DEFAULT_MODEL: 'mock',
   LOG_LEVEL: 'info',
+  METRICS_HOST: '127.0.0.1',
+  METRICS_PORT: 9091,
 } as const;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -75,7 +77,12 @@ const envSchema = z.object({
   ROUTES_FILE: z.string().optional(),
   ROUTES_JSON: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.LOG_LEVEL),
+  METRICS_HOST: z.string().min(1).default(DEFAULTS.METRICS_HOST),
+  METRICS_PORT: int(0, 65535).default(DEFAULTS.METRICS_PORT),
 });
+
+/** Every variable the config reads (for checks that deployment files and docs list them all). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes }>;
 
@@ -84,7 +91,8 @@ export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes }>;
  * a deployment fails at start-up instead of as odd behaviour later.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // `VAR=` means "use the default": compose passes every variable through as `${VAR:-}`.
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);

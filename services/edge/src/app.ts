@@ -4,6 +4,8 @@ import type { Queue } from 'bullmq';
 import type { Config, GenerateJob, Logger, SessionStore } from '@relaycast/shared';
 import type { Hub } from './hub.js';
 import { sendError } from './http-error.js';
+import type { EdgeMetrics } from './metrics.js';
+import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
 import { cancelHandler, createSessionHandler, statusHandler } from './routes/sessions.js';
 import type { Subscriber } from './subscriber.js';
@@ -17,6 +19,9 @@ export interface AppDeps {
   log: Logger;
   connections: { open: number };
   onSlow(sub: Subscriber): void;
+  metrics: EdgeMetrics;
+  /** Shared with the edge's shutdown: while draining, /readyz answers 503 so balancers stop sending new work. */
+  state: { draining: boolean };
 }
 
 /** Express 5 forwards rejected promises to the error handler, so handlers can simply be async. */
@@ -24,17 +29,22 @@ export function createApp(d: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(requestContext(d.log, d.metrics));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
   app.get('/readyz', async (_req, res) => {
+    if (d.state.draining) return sendError(res, 503, 'draining', 'edge is shutting down');
     try {
       await withTimeout(d.redis.ping(), 1_000);
       res.json({ ok: true });
     } catch {
       sendError(res, 503, 'not_ready', 'redis unreachable');
     }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
   });
 
   const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
@@ -60,7 +70,7 @@ export function createApp(d: AppDeps): express.Express {
     if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', `request body exceeds ${d.cfg.MAX_BODY_BYTES} bytes`);
     if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');
     if (e.status && e.status >= 400 && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
-    d.log.error({ err, path: req.path }, 'unhandled error');
+    requestLog(res, d.log).error({ err, path: req.path }, 'unhandled error');
     sendError(res, 500, 'internal', 'internal error');
   });
   return app;

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { createLogger, createRedis, encodeComment, keySpace, SessionStore, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
 import { createApp } from './app.js';
 import { Hub } from './hub.js';
+import { createEdgeMetrics, type EdgeMetrics } from './metrics.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface Edge {
@@ -12,6 +13,9 @@ export interface Edge {
   server: Server;
   hub: Hub;
   stats: { slowDisconnects: number; connections: { open: number } };
+  /** Set `draining` to make /readyz answer 503 (shutdown flips it first, so balancers stop sending work). */
+  state: { draining: boolean };
+  metrics: EdgeMetrics;
   close(): Promise<void>;
 }
 
@@ -40,7 +44,9 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     // Its unsent bytes passed the bound: drop it rather than buffer without limit or slow the others.
     s.destroy();
   };
-  const app = createApp({ cfg, store, hub, queue, redis, log, connections: stats.connections, onSlow });
+  const state = { draining: false };
+  const metrics = createEdgeMetrics({ counters: hub.counters, connections: stats.connections, stats, sessionSizes: () => hub.sessionSizes() });
+  const app = createApp({ cfg, store, hub, queue, redis, log, connections: stats.connections, onSlow, metrics, state });
   const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, app);
   // requestTimeout covers receiving the request only; an SSE response may stay open for as long as it streams.
   const heartbeat = setInterval(() => {
@@ -62,6 +68,8 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     server,
     hub,
     stats,
+    state,
+    metrics,
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);

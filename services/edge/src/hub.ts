@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { parseLiveMessage, type Logger, type SessionStore } from '@relaycast/shared';
+import { newDeliveryCounters, type DeliveryCounters } from './metrics.js';
 import { Topic } from './topic.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -18,6 +19,7 @@ export class Hub {
     private readonly store: SessionStore,
     private readonly pageSize: number,
     private readonly log: Logger,
+    readonly counters: DeliveryCounters = newDeliveryCounters(),
   ) {
     sub.on('message', (channel: string, message: string) => {
       this.byChannel.get(channel)?.onEntries(parseLiveMessage(message));
@@ -38,7 +40,7 @@ export class Hub {
   async attach(sessionId: string, s: Subscriber): Promise<Topic> {
     let t = this.topics.get(sessionId);
     if (!t) {
-      t = new Topic(sessionId, this.store, this.pageSize, (topic, err) => {
+      t = new Topic(sessionId, this.store, this.pageSize, this.counters, (topic, err) => {
         this.log.warn({ sessionId: topic.sessionId, err }, 'topic catch-up failed; disconnecting its subscribers so they resume');
         topic.disconnectAll();
         this.drop(topic);
@@ -65,6 +67,11 @@ export class Hub {
     const channel = this.store.keys.session(t.sessionId).live;
     this.byChannel.delete(channel);
     this.sub.unsubscribe(channel).catch(() => undefined);
+  }
+
+  /** Subscriber count of each session (scraped by /metrics; O(sessions), never on the delivery path). */
+  *sessionSizes(): Iterable<number> {
+    for (const t of this.topics.values()) yield t.size;
   }
 
   /** Every open subscriber, for heartbeats and shutdown. */

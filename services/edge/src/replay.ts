@@ -30,12 +30,16 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
       // Entries before `head` were trimmed (MAXLEN) or never existed: say so in-band, never skip silently.
       if (head && head.seq > cursor + 1) {
         sub.write(encodeFrame({ id: String(head.seq - 1), event: 'gap', data: JSON.stringify({ requested: String(cursor), resumedFrom: String(head.seq) }) }));
+        topic.counters.gaps++;
       }
     }
     for (const e of page) {
       if (e.seq <= sub.lastSeq) continue;
       const le = toLiveEntry(e);
       sub.deliver(le);
+      topic.counters.replayedEvents++;
+      topic.counters.eventsDelivered++;
+      topic.counters.bytesDelivered += le.frame.length;
       if (sub.closed) return;
     }
     if (page.length === pageSize) {
@@ -55,6 +59,8 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
         break;
       }
       sub.deliver(e);
+      topic.counters.eventsDelivered++;
+      topic.counters.bytesDelivered += e.frame.length;
       if (sub.closed) return;
     }
     if (joined && topic.promote(sub)) return;

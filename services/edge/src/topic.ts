@@ -1,4 +1,5 @@
 import { encodeFrame, isTerminal, type SessionStore, type StoredEntry } from '@relaycast/shared';
+import type { DeliveryCounters } from './metrics.js';
 import type { LiveEntry, Subscriber } from './subscriber.js';
 
 export function toLiveEntry(e: StoredEntry): LiveEntry {
@@ -22,7 +23,13 @@ export class Topic {
   private filling = false;
   private backlog: StoredEntry[] = [];
 
-  constructor(readonly sessionId: string, private readonly store: SessionStore, private readonly pageSize: number, private readonly onFillError: (t: Topic, e: unknown) => void) {}
+  constructor(
+    readonly sessionId: string,
+    private readonly store: SessionStore,
+    private readonly pageSize: number,
+    readonly counters: DeliveryCounters,
+    private readonly onFillError: (t: Topic, e: unknown) => void,
+  ) {}
 
   get size(): number {
     return this.live.size + this.replaying.size;
@@ -71,6 +78,10 @@ export class Topic {
 
   private dispatch(e: LiveEntry): void {
     this.lastSeq = e.seq;
+    // Counted once per dispatch, not per subscriber write.
+    const n = this.live.size;
+    this.counters.eventsDelivered += n;
+    this.counters.bytesDelivered += n * e.frame.length;
     for (const s of this.live) s.deliver(e);
     for (const s of this.replaying) s.hold(e);
   }

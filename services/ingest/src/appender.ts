@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import type { AppendObserver } from './metrics.js';
 import { FencedError, SessionEndedError, SessionMissingError, isTerminal, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
 
 /**
@@ -15,6 +16,8 @@ export class Appender {
   private timer: NodeJS.Timeout | undefined;
   /** Set once an append failed for good; the generation must stop. */
   failure: Error | undefined;
+  /** Told the latency of every round trip and every retry (metrics); optional. */
+  observer: AppendObserver | undefined;
 
   constructor(
     private readonly store: SessionStore,
@@ -76,13 +79,17 @@ export class Appender {
   private async appendWithRetry(first: number, batch: RelaycastEvent[]): Promise<void> {
     const deadline = Date.now() + this.retryForMs;
     for (let i = 0; ; i++) {
+      const started = performance.now();
       try {
         await this.store.append(this.sessionId, this.attempt, first, batch);
+        this.observer?.appended((performance.now() - started) / 1000, true);
         return;
       } catch (e) {
+        this.observer?.appended((performance.now() - started) / 1000, false);
         // Fencing and a finished or missing session are answers, not outages: retrying cannot help.
         if (e instanceof FencedError || e instanceof SessionEndedError || e instanceof SessionMissingError) throw e;
         if (Date.now() >= deadline) throw e;
+        this.observer?.retried();
         await delay(Math.min(100 * 2 ** i, 2_000));
       }
     }

@@ -3,6 +3,7 @@ import type { Agent } from 'undici';
 import { Appender } from './appender.js';
 import type { Control } from './control.js';
 import { AppendFailed, CancelRequested, GenerationTimeout, UpstreamError } from './errors.js';
+import { GenerationTracker, type IngestMetrics } from './metrics.js';
 import { streamUpstream } from './upstream.js';
 
 export interface GenerateDeps {
@@ -11,6 +12,21 @@ export interface GenerateDeps {
   control: Control;
   dispatcher: Agent;
   log: Logger;
+  metrics?: IngestMetrics;
+}
+
+type Result = 'ended' | 'skipped' | 'fenced';
+
+/** Runs one attempt (see {@link runGeneration}) and records it in the metrics, however it ends. */
+export async function generate(job: GenerateJob, d: GenerateDeps): Promise<Result> {
+  const track = new GenerationTracker(d.metrics);
+  let result: Result | undefined;
+  try {
+    result = await runGeneration(job, d, track);
+    return result;
+  } finally {
+    track.ended(result ?? 'failed');
+  }
 }
 
 /**
@@ -18,9 +34,9 @@ export interface GenerateDeps {
  * end with exactly one terminal event whatever happens. Redis failures that outlast the append retries
  * are thrown, so BullMQ retries the job (the next attempt appends a `reset`).
  */
-export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ended' | 'skipped' | 'fenced'> {
+async function runGeneration(job: GenerateJob, d: GenerateDeps, track: GenerationTracker): Promise<Result> {
   const { sessionId } = job;
-  const log = d.log.child({ sessionId });
+  const log = d.log.child(job.requestId ? { sessionId, reqId: job.requestId } : { sessionId });
   let began;
   try {
     began = await d.store.begin(sessionId);
@@ -29,16 +45,22 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     if (e instanceof SessionEndedError || e instanceof SessionMissingError) return 'skipped';
     throw e;
   }
+  track.began(began.attempt);
   const appender = new Appender(d.store, sessionId, began.attempt, began.seq, d.cfg.COALESCE_MS);
+  appender.observer = d.metrics;
   try {
     if (began.attempt > 1) appender.push({ type: 'reset', reason: 'retry', attempt: began.attempt });
+    const finish = (t: RelaycastEvent) => {
+      track.ending(t);
+      return appender.finish(t);
+    };
     if (began.cancelRequested) {
-      await appender.finish({ type: 'cancelled', reason: 'client_request' });
+      await finish({ type: 'cancelled', reason: 'client_request' });
       return 'ended';
     }
     const route = d.cfg.routes[job.model];
     if (!route) {
-      await appender.finish({ type: 'error', code: 'unknown_model', message: `no route for model ${job.model}`, retryable: false });
+      await finish({ type: 'error', code: 'unknown_model', message: `no route for model ${job.model}`, retryable: false });
       return 'ended';
     }
 
@@ -54,7 +76,9 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
         cfg: d.cfg,
         dispatcher: d.dispatcher,
         signal: ac.signal,
+        onAttemptFailed: (e, retrying) => track.upstreamFailed(e, retrying),
         emit: (e) => {
+          track.event(e);
           try {
             appender.push(e);
           } catch (err) {
@@ -68,7 +92,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
       clearTimeout(deadline);
       d.control.unwatch(sessionId);
     }
-    await appender.finish(terminal);
+    await finish(terminal);
     log.debug({ terminal: terminal.type }, 'generation ended');
     return 'ended';
   } catch (e) {

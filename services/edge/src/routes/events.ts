@@ -3,6 +3,7 @@ import { encodeComment, encodeRetry, InvalidCursorError, isSessionId, parseCurso
 import type { Hub } from '../hub.js';
 import { sendError } from '../http-error.js';
 import { replayThenGoLive } from '../replay.js';
+import { requestLog } from '../request-log.js';
 import { Subscriber } from '../subscriber.js';
 
 export interface EventsDeps {
@@ -55,6 +56,7 @@ export function eventsHandler(d: EventsDeps) {
     req.socket.setTimeout(0);
 
     d.connections.open++;
+    if (cursor > 0) d.hub.counters.resumes++;
     const sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
     let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
     res.on('close', () => {
@@ -67,7 +69,7 @@ export function eventsHandler(d: EventsDeps) {
       if (sub.closed) return d.hub.detach(topic, sub);
       await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta.seq);
     } catch (err) {
-      d.log.warn({ sessionId: id, err }, 'subscriber failed during replay; closing so it resumes');
+      requestLog(res, d.log).warn({ err }, 'subscriber failed during replay; closing so it resumes');
       sub.destroy();
     }
   };
