@@ -47,8 +47,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
 CMD ["node", "services/mock-model/dist/main.js"]
 
 FROM runtime AS ingest
-# /metrics, /healthz and /readyz; listen beyond loopback so Prometheus and probes can reach them.
-ENV METRICS_HOST=0.0.0.0 METRICS_PORT=9091
+# /metrics, /healthz and /readyz on HOST; listen beyond loopback so Prometheus and probes can reach them.
+ENV HOST=0.0.0.0 METRICS_PORT=9091
 EXPOSE 9091
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD node scripts/healthcheck.js "http://127.0.0.1:${METRICS_PORT}/healthz"

@@ -7,12 +7,21 @@ export default defineConfig({
     alias: { '@relaycast/shared': fileURLToPath(new URL('./packages/shared/src/index.ts', import.meta.url)) },
   },
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/chaos/**', '**/node_modules/**'],
     testTimeout: 30_000,
-    hookTimeout: 30_000,
+    hookTimeout: 60_000,
     pool: 'forks',
     // Two cores: a couple of files at a time keeps timing-sensitive suites honest.
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'single', include: ['test/**/*.test.ts'], exclude: ['test/chaos/**', 'test/**/*.cluster.test.ts', '**/node_modules/**'] },
+      },
+      {
+        // One behaviour suite, every backend: the core suite again, on a 3-master Redis Cluster.
+        extends: true,
+        test: { name: 'cluster', include: ['test/integration/core.test.ts', 'test/**/*.cluster.test.ts'], env: { TEST_REDIS: 'cluster' } },
+      },
+    ],
   },
 });

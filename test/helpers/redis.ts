@@ -21,10 +21,12 @@ export interface TestRedis {
 const randomPrefix = () => `t${randomBytes(4).toString('hex')}`;
 
 /**
- * Redis for a test, in order of preference: REDIS_URL when set; a `redis-server` binary spawned on a
+ * Redis for a test, in order of preference: a local cluster when TEST_REDIS=cluster; REDIS_URL when set; a `redis-server` binary spawned on a
  * free port; a testcontainers Redis when a Docker engine is reachable.
  */
 export async function startRedis(opts: { appendOnly?: boolean } = {}): Promise<TestRedis> {
+  // The `cluster` vitest project runs the same suites against a local Redis Cluster.
+  if (process.env.TEST_REDIS === 'cluster') return (await import('./redis-cluster.js')).startRedisCluster();
   if (process.env.REDIS_URL) {
     const url = process.env.REDIS_URL;
     const unsupported = () => Promise.reject(new Error('cannot stop a REDIS_URL server'));

@@ -193,7 +193,7 @@ describe('nginx in front of the edges (deploy/nginx.conf, real binary)', () => {
 
     await waitFor(() => received.every((r) => r.length >= 3), 'every client to have events');
     const victim = sys.edges[0]!;
-    const cut = victim.stats.connections.open;
+    const cut = victim.stats.openConnections;
     // A crash, as the network sees it: the listener goes away and every socket is dropped mid-stream.
     victim.server.close();
     victim.server.closeAllConnections();

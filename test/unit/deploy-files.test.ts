@@ -5,7 +5,7 @@ import { CONFIG_VARIABLES, DEFAULTS, loadConfig } from '@relaycast/shared';
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
 // docker-compose.yml sets these for its own network, so .env.example shows compose's values, not DEFAULTS.
-const SET_BY_COMPOSE = new Set(['NODE_ENV', 'REDIS_URL', 'MOCK_MODEL_URL', 'HOST', 'PORT', 'METRICS_HOST']);
+const SET_BY_COMPOSE = new Set(['NODE_ENV', 'REDIS_URL', 'MOCK_MODEL_URL', 'HOST', 'PORT']);
 
 describe('deployment files list every config variable', () => {
   const readme = read('README.md');

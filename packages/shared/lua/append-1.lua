@@ -5,7 +5,7 @@
   already present is recognised and not appended twice. Fenced: only the attempt that currently owns the
   session (meta.attempt) may append, so a worker that lost its job can never write after the reset.
 
-  KEYS[1] stream      KEYS[2] meta hash      KEYS[3] live channel
+  KEYS[1] stream      KEYS[2] meta hash      KEYS[3] live channel (sharded pub/sub: same slot as the keys)
   ARGV[1] attempt (fence; "0" before any worker began)
   ARGV[2] seq of the first event in this batch
   ARGV[3] MAXLEN (approximate trim)
@@ -20,7 +20,9 @@
     -1  the session's metadata does not exist
     -2  fenced: another attempt owns the session (lastSeq = that attempt)
     -3  the session already ended; nothing may follow its terminal event
-    -4  the batch starts past the end of the stream (a gap; a bug in the caller)
+     2  appended, but the batch starts past the end of the stream: Redis lost acknowledged entries (a
+        failover, or an AOF that had not reached disk). The entries keep their seqs, so no id is ever
+        reused for other content; readers report the hole in-band as a `gap`.
 ]]
 local stream, meta, live = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('EXISTS', meta) == 0 then return { -1, 0 } end
@@ -30,8 +32,8 @@ if attempt ~= ARGV[1] then return { -2, tonumber(attempt) } end
 local seq = tonumber(m[2] or '0')
 local first = tonumber(ARGV[2])
 local n = (#ARGV - 6) / 2
-if first > seq + 1 then return { -4, seq } end
-local skip = seq - first + 1
+local hole = first > seq + 1
+local skip = hole and 0 or (seq - first + 1)
 if skip >= n then return { 0, seq } end
 if m[3] then return { -3, seq } end
 
@@ -57,5 +59,5 @@ else
   redis.call('EXPIRE', meta, ARGV[5])
 end
 -- Event data is JSON text (never a raw LF), so the message is one line per field: first seq, then pairs.
-redis.call('PUBLISH', live, table.concat(msg, '\n'))
-return { 1, seq }
+redis.call('SPUBLISH', live, table.concat(msg, '\n'))
+return { hole and 2 or 1, seq }

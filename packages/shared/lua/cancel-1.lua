@@ -14,5 +14,5 @@ if redis.call('EXISTS', meta) == 0 then return { -1, '', 0, 0 } end
 local m = redis.call('HMGET', meta, 'terminal', 'status', 'attempt', 'seq')
 if m[1] then return { -3, m[2] or '', 0, 0 } end
 redis.call('HSET', meta, 'cancelRequested', ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[1])
+redis.call('SPUBLISH', KEYS[2], ARGV[1])
 return { 1, m[2] or '', tonumber(m[3] or '0'), tonumber(m[4] or '0') }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { parseRedisTarget, type RedisTarget } from './redis.js';
 import { routesSchema, type Routes } from './routes.js';
 
 /** Every setting with its default, in one place. README.md lists the same table. */
@@ -36,7 +37,8 @@ export const DEFAULTS = {
   MOCK_MODEL_URL: 'http://127.0.0.1:8090',
   DEFAULT_MODEL: 'mock',
   LOG_LEVEL: 'info',
-  METRICS_HOST: '127.0.0.1',
+  DRAIN_WINDOW_MS: 10_000,
+  INGEST_DRAIN_MS: 30_000,
   METRICS_PORT: 9091,
 } as const;
 
@@ -44,7 +46,8 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default(DEFAULTS.REDIS_URL),
+  REDIS_URL: z.string().regex(/^(rediss?|redis\+cluster):\/\//, 'must be a redis://, rediss:// or redis+cluster:// URL').default(DEFAULTS.REDIS_URL),
+  REDIS_CLUSTER_NODES: z.string().regex(/^[^,\s]+:\d{1,5}(,[^,\s]+:\d{1,5})*$/, 'host:port,host:port,…').optional(),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, : _ - only').default(DEFAULTS.REDIS_KEY_PREFIX),
   HOST: z.string().min(1).default(DEFAULTS.HOST),
   PORT: int(0, 65535).default(DEFAULTS.PORT),
@@ -76,15 +79,16 @@ const envSchema = z.object({
   DEFAULT_MODEL: z.string().min(1).default(DEFAULTS.DEFAULT_MODEL),
   ROUTES_FILE: z.string().optional(),
   ROUTES_JSON: z.string().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.LOG_LEVEL),
-  METRICS_HOST: z.string().min(1).default(DEFAULTS.METRICS_HOST),
+  DRAIN_WINDOW_MS: int(0, 600_000).default(DEFAULTS.DRAIN_WINDOW_MS),
+  INGEST_DRAIN_MS: int(0, 3_600_000).default(DEFAULTS.INGEST_DRAIN_MS),
   METRICS_PORT: int(0, 65535).default(DEFAULTS.METRICS_PORT),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.LOG_LEVEL),
 });
 
 /** Every variable the config reads (for checks that deployment files and docs list them all). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
-export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes }>;
+export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes; redis: RedisTarget }>;
 
 /**
  * Parses the environment once. Throws a {@link ConfigError} naming the first bad variable, so a typo in
@@ -100,7 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cfg = parsed.data;
   const routes = loadRoutes(cfg);
   if (!routes[cfg.DEFAULT_MODEL]) throw new ConfigError('DEFAULT_MODEL', `no route named ${JSON.stringify(cfg.DEFAULT_MODEL)}`);
-  return Object.freeze({ ...cfg, routes });
+  return Object.freeze({ ...cfg, routes, redis: parseRedisTarget(cfg.REDIS_URL, cfg.REDIS_CLUSTER_NODES) });
 }
 
 function loadRoutes(cfg: z.infer<typeof envSchema>): Routes {

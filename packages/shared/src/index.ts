@@ -9,3 +9,4 @@ export * from './routes.js';
 export * from './sse.js';
 export * from './store.js';
 export * from './job.js';
+export * from './service.js';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import { FencedError, SessionEndedError, SessionMissingError } from './errors.js';
 import { eventData, type RelaycastEvent, type SessionStatus } from './events.js';
 import { entryId, seqOfEntryId } from './ids.js';
 import type { KeySpace } from './keys.js';
+import type { RedisClient } from './redis.js';
 
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
 const SCRIPTS = { rcAppend: lua('append-1'), rcBegin: lua('begin-1'), rcCancel: lua('cancel-1') };
@@ -47,13 +47,13 @@ export interface StoreOptions {
  * append-1.lua (one round trip: XADD, metadata, TTL and the live notification together).
  */
 export class SessionStore {
-  readonly redis: Redis & ScriptCommands;
+  readonly redis: RedisClient & ScriptCommands;
 
-  constructor(redis: Redis, readonly keys: KeySpace, readonly opts: StoreOptions) {
+  constructor(redis: RedisClient, readonly keys: KeySpace, readonly opts: StoreOptions) {
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys: name === 'rcAppend' ? 3 : name === 'rcBegin' ? 1 : 2 });
     }
-    this.redis = redis as Redis & ScriptCommands;
+    this.redis = redis as RedisClient & ScriptCommands;
   }
 
   async create(id: string, fields: { model: string; createdAt: number }): Promise<void> {
@@ -95,6 +95,7 @@ export class SessionStore {
     for (const e of events) args.push(e.type, eventData(e));
     const [code, seq] = await this.redis.rcAppend(...args);
     switch (code) {
+      case 2:
       case 1:
       case 0:
         return Number(seq);

@@ -1,10 +1,10 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import type { Config, GenerateJob, Logger, SessionStore } from '@relaycast/shared';
+import type { Config, GenerateJob, Logger, RedisClient, SessionStore } from '@relaycast/shared';
 import type { Hub } from './hub.js';
-import { sendError } from './http-error.js';
 import type { EdgeMetrics } from './metrics.js';
+import type { EdgeStats } from './stats.js';
+import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
 import { cancelHandler, createSessionHandler, statusHandler } from './routes/sessions.js';
@@ -15,13 +15,13 @@ export interface AppDeps {
   store: SessionStore;
   hub: Hub;
   queue: Queue<GenerateJob>;
-  redis: Redis;
+  redis: RedisClient;
   log: Logger;
-  connections: { open: number };
-  onSlow(sub: Subscriber): void;
+  stats: EdgeStats;
   metrics: EdgeMetrics;
-  /** Shared with the edge's shutdown: while draining, /readyz answers 503 so balancers stop sending new work. */
+  /** Shared with the drain: while true, readiness fails and new work is refused. */
   state: { draining: boolean };
+  onSlow(sub: Subscriber): void;
 }
 
 /** Express 5 forwards rejected promises to the error handler, so handlers can simply be async. */
@@ -29,13 +29,17 @@ export function createApp(d: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestContext(d.log, d.metrics));
 
+  app.use(requestContext(d.log));
+  app.use(d.metrics.httpCounter);
+  app.get('/metrics', async (_req, res) => {
+    res.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
   app.get('/readyz', async (_req, res) => {
-    if (d.state.draining) return sendError(res, 503, 'draining', 'edge is shutting down');
+    if (d.state.draining) return sendError(res, 503, 'draining', 'this edge is shutting down');
     try {
       await withTimeout(d.redis.ping(), 1_000);
       res.json({ ok: true });
@@ -43,8 +47,12 @@ export function createApp(d: AppDeps): express.Express {
       sendError(res, 503, 'not_ready', 'redis unreachable');
     }
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
+
+  // A draining edge takes no new work: load balancers move traffic away on the failing /readyz, and any
+  // request that still arrives is told to retry elsewhere.
+  app.use((_req, res, next) => {
+    if (d.state.draining) return sendError(res, 503, 'draining', 'this edge is shutting down; retry', { 'Retry-After': '1', Connection: 'close' });
+    next();
   });
 
   const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });

@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
-import { createLogger, createRedis, encodeComment, keySpace, SessionStore, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
+import { createLogger, createRedis, encodeComment, keySpace, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
 import { createApp } from './app.js';
 import { Hub } from './hub.js';
-import { createEdgeMetrics, type EdgeMetrics } from './metrics.js';
+import { createEdgeMetrics } from './metrics.js';
+import { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface Edge {
@@ -12,10 +13,13 @@ export interface Edge {
   url: string;
   server: Server;
   hub: Hub;
-  stats: { slowDisconnects: number; connections: { open: number } };
-  /** Set `draining` to make /readyz answer 503 (shutdown flips it first, so balancers stop sending work). */
+  stats: EdgeStats;
   state: { draining: boolean };
-  metrics: EdgeMetrics;
+  /**
+   * Graceful exit: readiness fails and new requests get 503 at once; open SSE responses are ended at random
+   * moments across `windowMs` (so their reconnects spread over the other edges), then everything closes.
+   */
+  drain(windowMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,28 +31,28 @@ const HEARTBEAT = encodeComment('');
  */
 export async function startEdge(cfg: Config, log: Logger = createLogger('edge', cfg.LOG_LEVEL)): Promise<Edge> {
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
-  const redis = createRedis(cfg.REDIS_URL, 'edge-cmd');
-  const sub = createRedis(cfg.REDIS_URL, 'edge-sub');
-  const queueConn = createRedis(cfg.REDIS_URL, 'edge-queue');
+  const redis = createRedis(cfg.redis, 'edge-cmd');
+  const sub = createRedis(cfg.redis, 'edge-sub', { subscriber: true });
+  const queueConn = createRedis(cfg.redis, 'edge-queue');
   for (const c of [redis, sub, queueConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const store = new SessionStore(redis, keys, { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
+  const store = storeFor(cfg, redis);
   const queue = new Queue<GenerateJob>(keys.queueName, {
     connection: queueConn,
     prefix: keys.queuePrefix,
     defaultJobOptions: { attempts: cfg.JOB_ATTEMPTS, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: { age: cfg.RETENTION_SECONDS } },
   });
-  const hub = new Hub(sub, store, cfg.REPLAY_PAGE_SIZE, log);
-  const stats = { slowDisconnects: 0, connections: { open: 0 } };
+  const stats = new EdgeStats();
+  const state = { draining: false };
+  const hub = new Hub(sub, store, cfg.REPLAY_PAGE_SIZE, stats, log);
+  const metrics = createEdgeMetrics(stats, hub, () => state.draining);
   const onSlow = (s: Subscriber) => {
     stats.slowDisconnects++;
     // Its unsent bytes passed the bound: drop it rather than buffer without limit or slow the others.
     s.destroy();
   };
-  const state = { draining: false };
-  const metrics = createEdgeMetrics({ counters: hub.counters, connections: stats.connections, stats, sessionSizes: () => hub.sessionSizes() });
-  const app = createApp({ cfg, store, hub, queue, redis, log, connections: stats.connections, onSlow, metrics, state });
-  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, app);
+  const app = createApp({ cfg, store, hub, queue, redis, log, stats, metrics, state, onSlow });
   // requestTimeout covers receiving the request only; an SSE response may stay open for as long as it streams.
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, app);
   const heartbeat = setInterval(() => {
     for (const s of hub.subscribers()) s.write(HEARTBEAT);
   }, cfg.HEARTBEAT_MS);
@@ -62,6 +66,20 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   log.info({ port, host: cfg.HOST }, 'edge listening');
 
   let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      state.draining = true;
+      clearInterval(heartbeat);
+      const closed = new Promise((r) => server.close(r));
+      for (const s of [...hub.subscribers()]) s.end();
+      server.closeAllConnections();
+      await closed;
+      await queue.close();
+      await Promise.allSettled([redis.quit(), sub.quit(), queueConn.quit()]);
+    })();
+    return closing;
+  };
+  let draining: Promise<void> | undefined;
   return {
     port,
     url: `http://${cfg.HOST.includes(':') ? `[${cfg.HOST}]` : cfg.HOST}:${port}`,
@@ -69,18 +87,23 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     hub,
     stats,
     state,
-    metrics,
-    close() {
-      closing ??= (async () => {
-        clearInterval(heartbeat);
-        const closed = new Promise((r) => server.close(r));
-        for (const s of [...hub.subscribers()]) s.end();
-        server.closeAllConnections();
-        await closed;
-        await queue.close();
-        await Promise.allSettled([redis.quit(), sub.quit(), queueConn.quit()]);
+    drain(windowMs = cfg.DRAIN_WINDOW_MS) {
+      draining ??= (async () => {
+        state.draining = true;
+        // Stop accepting connections; idle keep-alive sockets are closed, open streams keep going for now.
+        server.close();
+        server.closeIdleConnections();
+        const subs = [...hub.subscribers()];
+        log.info({ subscribers: subs.length, windowMs }, 'draining: ending subscriber streams across the window');
+        // A clean end (no terminal event) makes EventSource and our clients reconnect with Last-Event-ID.
+        await Promise.all(subs.map((s) => new Promise<void>((resolve) => setTimeout(() => {
+          s.end();
+          resolve();
+        }, Math.random() * windowMs))));
+        await close();
       })();
-      return closing;
+      return draining;
     },
+    close,
   };
 }

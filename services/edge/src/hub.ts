@@ -1,13 +1,13 @@
-import type { Redis } from 'ioredis';
-import { parseLiveMessage, type Logger, type SessionStore } from '@relaycast/shared';
-import { newDeliveryCounters, type DeliveryCounters } from './metrics.js';
+import { parseLiveMessage, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import { Topic } from './topic.js';
+import type { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
 
 /**
- * All sessions this edge serves, over one pub/sub connection. The Redis work per appended event is one
- * notification per edge whatever the number of subscribers; SUBSCRIBE/UNSUBSCRIBE happen once per session
- * per edge, not per subscriber.
+ * All sessions this edge serves, over one pub/sub connection (one per shard on a cluster). Notifications
+ * use sharded pub/sub (SSUBSCRIBE), so on a cluster each costs only the shard that owns the session. The
+ * Redis work per appended event is one notification per edge whatever the number of subscribers;
+ * SSUBSCRIBE/SUNSUBSCRIBE happen once per session per edge, not per subscriber.
  */
 export class Hub {
   private readonly topics = new Map<string, Topic>();
@@ -15,21 +15,28 @@ export class Hub {
   private connectedOnce = false;
 
   constructor(
-    private readonly sub: Redis,
+    private readonly sub: RedisClient,
     private readonly store: SessionStore,
     private readonly pageSize: number,
+    private readonly stats: EdgeStats,
     private readonly log: Logger,
-    readonly counters: DeliveryCounters = newDeliveryCounters(),
   ) {
-    sub.on('message', (channel: string, message: string) => {
+    sub.on('smessage', (channel: string, message: string) => {
       this.byChannel.get(channel)?.onEntries(parseLiveMessage(message));
     });
     // Messages published while the connection was down are lost; ioredis re-subscribes on its own, and
     // each topic then reads what it missed from the stream.
     sub.on('ready', () => {
-      if (this.connectedOnce) for (const t of this.topics.values()) void t.fill();
+      if (this.connectedOnce) this.catchUpAll();
       this.connectedOnce = true;
     });
+    // On a cluster, each shard's subscriber reconnects on its own (after a failover, to the promoted
+    // replica); the group reports when they are all subscribed again.
+    sub.on('subscribersReady', () => this.catchUpAll());
+  }
+
+  private catchUpAll(): void {
+    for (const t of this.topics.values()) void t.fill();
   }
 
   get sessionCount(): number {
@@ -40,7 +47,7 @@ export class Hub {
   async attach(sessionId: string, s: Subscriber): Promise<Topic> {
     let t = this.topics.get(sessionId);
     if (!t) {
-      t = new Topic(sessionId, this.store, this.pageSize, this.counters, (topic, err) => {
+      t = new Topic(sessionId, this.store, this.pageSize, this.stats, (topic, err) => {
         this.log.warn({ sessionId: topic.sessionId, err }, 'topic catch-up failed; disconnecting its subscribers so they resume');
         topic.disconnectAll();
         this.drop(topic);
@@ -48,7 +55,7 @@ export class Hub {
       const channel = this.store.keys.session(sessionId).live;
       this.topics.set(sessionId, t);
       this.byChannel.set(channel, t);
-      t.ready = this.sub.subscribe(channel).then(() => undefined);
+      t.ready = this.sub.ssubscribe(channel).then(() => undefined);
       t.ready.catch(() => this.drop(t!));
     }
     t.replaying.add(s);
@@ -66,12 +73,11 @@ export class Hub {
     this.topics.delete(t.sessionId);
     const channel = this.store.keys.session(t.sessionId).live;
     this.byChannel.delete(channel);
-    this.sub.unsubscribe(channel).catch(() => undefined);
+    this.sub.sunsubscribe(channel).catch(() => undefined);
   }
 
-  /** Subscriber count of each session (scraped by /metrics; O(sessions), never on the delivery path). */
-  *sessionSizes(): Iterable<number> {
-    for (const t of this.topics.values()) yield t.size;
+  sessionSizes(): number[] {
+    return [...this.topics.values()].map((t) => t.size);
   }
 
   /** Every open subscriber, for heartbeats and shutdown. */

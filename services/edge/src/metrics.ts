@@ -1,103 +1,62 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Hub } from './hub.js';
+import type { EdgeStats } from './stats.js';
 
-/**
- * Plain numbers the hot path bumps (one addition per dispatch, never a prom-client call per subscriber
- * write); the registry reads them when /metrics is scraped.
- */
-export interface DeliveryCounters {
-  /** Event frames written to subscribers (live dispatch, replay and the live buffer flushed after replay). */
-  eventsDelivered: number;
-  bytesDelivered: number;
-  /** Of those, frames read back from the stream for a subscriber that joined behind live. */
-  replayedEvents: number;
-  /** `gap` events sent: the requested cursor was older than what the stream still holds. */
-  gaps: number;
-  /** Event requests that carried a Last-Event-ID cursor. */
-  resumes: number;
+/** A counter fed at scrape time from a plain number that only grows. */
+function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > reported) this.inc(now - reported);
+      reported = now;
+    },
+  });
 }
-
-export const newDeliveryCounters = (): DeliveryCounters => ({ eventsDelivered: 0, bytesDelivered: 0, replayedEvents: 0, gaps: 0, resumes: 0 });
-
-/** What the registry samples at scrape time. */
-export interface EdgeSources {
-  counters: DeliveryCounters;
-  connections: { open: number };
-  stats: { slowDisconnects: number };
-  /** Subscriber count of every session this edge serves. */
-  sessionSizes(): Iterable<number>;
-}
-
-/** Buckets for "how many subscribers does a session have on this edge"; fixed, so cardinality is too. */
-const FANOUT_BUCKETS: [string, number][] = [['1', 1], ['2-10', 10], ['11-100', 100], ['101-1000', 1000], ['1001+', Infinity]];
 
 export interface EdgeMetrics {
   registry: Registry;
-  /** Counts one HTTP response by route pattern (never the raw path: ids would explode cardinality). */
-  response(route: string, method: string, status: number): void;
+  /** Express middleware counting responses by route and status class. */
+  httpCounter(req: Request, res: Response, next: NextFunction): void;
 }
 
-/** One registry per edge, so several edges in one process (tests) never share or clash. */
-export function createEdgeMetrics(src: EdgeSources): EdgeMetrics {
+export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => boolean): EdgeMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const sampled = (name: string, help: string, read: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
+  collectDefaultMetrics({ register: registry, prefix: 'relaycast_edge_' });
+  new Gauge({ name: 'relaycast_edge_open_connections', help: 'Open SSE connections', registers: [registry], collect() { this.set(stats.openConnections); } });
+  new Gauge({ name: 'relaycast_edge_sessions', help: 'Sessions with at least one subscriber on this edge', registers: [registry], collect() { this.set(hub.sessionCount); } });
   new Gauge({
-    name: 'relaycast_edge_open_connections',
-    help: 'Open SSE connections on this edge',
+    name: 'relaycast_edge_subscribers_per_session',
+    help: 'Subscribers per session on this edge (max and mean)',
+    labelNames: ['stat'],
     registers: [registry],
     collect() {
-      this.set(src.connections.open);
+      const sizes = hub.sessionSizes();
+      this.set({ stat: 'max' }, sizes.length ? Math.max(...sizes) : 0);
+      this.set({ stat: 'mean' }, sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : 0);
     },
   });
-  new Gauge({
-    name: 'relaycast_edge_sessions',
-    help: 'Sessions with at least one subscriber on this edge',
-    labelNames: ['subscribers'],
-    registers: [registry],
-    collect() {
-      const counts = new Map<string, number>(FANOUT_BUCKETS.map(([label]) => [label, 0]));
-      for (const size of src.sessionSizes()) {
-        const bucket = FANOUT_BUCKETS.find(([, max]) => size <= max)![0];
-        counts.set(bucket, counts.get(bucket)! + 1);
-      }
-      for (const [subscribers, n] of counts) this.set({ subscribers }, n);
-    },
-  });
-  new Gauge({
-    name: 'relaycast_edge_session_subscribers_max',
-    help: 'Subscribers of the most-watched session on this edge',
-    registers: [registry],
-    collect() {
-      let max = 0;
-      for (const size of src.sessionSizes()) if (size > max) max = size;
-      this.set(max);
-    },
-  });
-  sampled('relaycast_edge_events_delivered_total', 'Event frames written to subscribers (live and replay)', () => src.counters.eventsDelivered);
-  sampled('relaycast_edge_bytes_delivered_total', 'Bytes of event frames written to subscribers', () => src.counters.bytesDelivered);
-  sampled('relaycast_edge_replayed_events_total', 'Event frames read from history for subscribers behind live', () => src.counters.replayedEvents);
-  sampled('relaycast_edge_resumes_total', 'Event requests that carried a Last-Event-ID cursor', () => src.counters.resumes);
-  sampled('relaycast_edge_gaps_total', 'gap events sent (cursor older than retention or MAXLEN)', () => src.counters.gaps);
-  sampled('relaycast_edge_slow_consumer_disconnects_total', 'Subscribers disconnected because their unsent bytes passed SUBSCRIBER_MAX_QUEUE_BYTES', () => src.stats.slowDisconnects);
-  const responses = new Counter({
-    name: 'relaycast_edge_http_responses_total',
-    help: 'HTTP responses by route pattern, method and status code',
-    labelNames: ['route', 'method', 'status'],
-    registers: [registry],
-  });
+  new Gauge({ name: 'relaycast_edge_draining', help: '1 while the edge drains before exit', registers: [registry], collect() { this.set(draining() ? 1 : 0); } });
+  counterFrom(registry, 'relaycast_edge_events_delivered_total', 'Events written to subscribers (live and replay)', () => stats.eventsDelivered);
+  counterFrom(registry, 'relaycast_edge_bytes_delivered_total', 'SSE bytes written to subscribers', () => stats.bytesDelivered);
+  counterFrom(registry, 'relaycast_edge_events_replayed_total', 'Events replayed from history', () => stats.eventsReplayed);
+  counterFrom(registry, 'relaycast_edge_resumes_total', 'Connections that resumed with a Last-Event-ID', () => stats.resumes);
+  counterFrom(registry, 'relaycast_edge_gaps_total', 'Gap events sent (entries trimmed or lost)', () => stats.gaps);
+  counterFrom(registry, 'relaycast_edge_slow_consumer_disconnects_total', 'Subscribers disconnected for passing their byte bound', () => stats.slowDisconnects);
+  const responses = new Counter({ name: 'relaycast_edge_http_responses_total', help: 'HTTP responses by route and status class', labelNames: ['route', 'status'], registers: [registry] });
   return {
     registry,
-    response(route, method, status) {
-      responses.inc({ route, method, status: String(status) });
+    httpCounter(req, res, next) {
+      res.on('finish', () => {
+        // The matched route pattern, never the raw URL: ids and tokens stay out of label values.
+        const route = (req.route?.path as string | undefined) ?? 'unmatched';
+        responses.inc({ route: `${req.method} ${route}`, status: `${Math.floor(res.statusCode / 100)}xx` });
+      });
+      next();
     },
   };
 }

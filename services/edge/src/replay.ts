@@ -1,6 +1,7 @@
 import { encodeFrame, type SessionStore } from '@relaycast/shared';
+import type { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
-import { toLiveEntry, type Topic } from './topic.js';
+import { gapEntry, toLiveEntry, type Topic } from './topic.js';
 
 /**
  * Brings a registered subscriber from its cursor to live without a gap or a duplicate:
@@ -11,7 +12,7 @@ import { toLiveEntry, type Topic } from './topic.js';
  *   4. join the live set only when nothing the topic dispatched is missing.
  * Step 3-4 run without an await in between, so no live entry can slip past unseen.
  */
-export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: SessionStore, pageSize: number, knownSeq: number): Promise<void> {
+export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: SessionStore, pageSize: number, knownSeq: number, stats: EdgeStats): Promise<void> {
   const cursor = sub.lastSeq;
   let first = true;
   for (;;) {
@@ -19,27 +20,26 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
     if (sub.closed) return;
     if (first) {
       first = false;
-      const head = page[0];
       // Metadata says events exist past the cursor but the stream has none: Redis lost it. Never replay a
       // different stream under old ids; tell the client in-band and end.
-      if (!head && knownSeq > cursor) {
+      if (page.length === 0 && knownSeq > cursor) {
         sub.write(encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) }));
         sub.end();
         return;
       }
-      // Entries before `head` were trimmed (MAXLEN) or never existed: say so in-band, never skip silently.
-      if (head && head.seq > cursor + 1) {
-        sub.write(encodeFrame({ id: String(head.seq - 1), event: 'gap', data: JSON.stringify({ requested: String(cursor), resumedFrom: String(head.seq) }) }));
-        topic.counters.gaps++;
-      }
     }
     for (const e of page) {
       if (e.seq <= sub.lastSeq) continue;
+      // Entries missing before `e` were trimmed (MAXLEN) or lost by Redis: say so, never skip silently.
+      if (e.seq > sub.lastSeq + 1) {
+        stats.gaps++;
+        sub.deliver(gapEntry(sub.lastSeq, e.seq));
+      }
       const le = toLiveEntry(e);
       sub.deliver(le);
-      topic.counters.replayedEvents++;
-      topic.counters.eventsDelivered++;
-      topic.counters.bytesDelivered += le.frame.length;
+      stats.eventsReplayed++;
+      stats.eventsDelivered++;
+      stats.bytesDelivered += le.frame.length;
       if (sub.closed) return;
     }
     if (page.length === pageSize) {
@@ -59,8 +59,8 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
         break;
       }
       sub.deliver(e);
-      topic.counters.eventsDelivered++;
-      topic.counters.bytesDelivered += e.frame.length;
+      stats.eventsDelivered++;
+      stats.bytesDelivered += e.frame.length;
       if (sub.closed) return;
     }
     if (joined && topic.promote(sub)) return;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { isSessionId, type Logger } from '@relaycast/shared';
-import type { EdgeMetrics } from './metrics.js';
 
 // A caller's (or the load balancer's) id is kept only when it is short and plain, so it cannot forge log lines.
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -26,10 +25,10 @@ export function requestId(res: Response): string | undefined {
 }
 
 /**
- * Gives each request an id (echoed as X-Request-Id), a child logger carrying it, one completion line,
- * and its count in the responses-by-route metric.
+ * Gives each request an id (echoed as X-Request-Id), a child logger carrying it (and the session id when
+ * the path names one), and one completion line.
  */
-export function requestContext(log: Logger, metrics: EdgeMetrics) {
+export function requestContext(log: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = performance.now();
     const given = req.get('x-request-id');
@@ -39,9 +38,8 @@ export function requestContext(log: Logger, metrics: EdgeMetrics) {
     res.locals.log = log.child(sid && isSessionId(sid) ? { reqId, sessionId: sid } : { reqId });
     res.setHeader('X-Request-Id', reqId);
     res.once('close', () => {
-      // Express sets req.route when a route matched; anything else is one label, never the raw path.
+      // Express sets req.route when a route matched; the raw path could carry anything, so it is not logged.
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.response(route, req.method, res.statusCode);
       const line = { method: req.method, route, status: res.statusCode, ms: Math.round(performance.now() - started), completed: res.writableFinished };
       const l = requestLog(res, log);
       if (QUIET.has(req.path)) l.debug(line, 'request completed');

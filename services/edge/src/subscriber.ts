@@ -1,4 +1,16 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * Sockets written to in the current tick stay corked until the tick ends, so everything dispatched in one
+ * tick (a batch of entries, several notifications read in one chunk) leaves as one segment per socket:
+ * fewer syscalls here, fewer wake-ups for the client.
+ */
+const corked: Socket[] = [];
+function uncorkAll(): void {
+  for (const s of corked) s.uncork();
+  corked.length = 0;
+}
 
 /** One appended event as the edge holds it: encoded once, shared by every subscriber of the session. */
 export interface LiveEntry {
@@ -19,6 +31,8 @@ export class Subscriber {
   closed = false;
   /** Live entries that arrived during replay; null once it overflowed (replay then re-reads history). */
   buffer: LiveEntry[] | null = [];
+  /** Frames go straight to the socket: the response's headers are flushed and its body is close-delimited. */
+  private readonly socket: Socket;
 
   constructor(
     readonly res: ServerResponse,
@@ -28,18 +42,24 @@ export class Subscriber {
     private readonly onSlow: (sub: Subscriber) => void,
   ) {
     this.lastSeq = cursor;
+    this.socket = res.socket as Socket;
   }
 
   /** Bytes accepted by write() but not yet handed to the kernel. */
   queuedBytes(): number {
-    return this.res.writableLength + (this.res.socket?.writableLength ?? 0);
+    return this.socket.writableLength;
   }
 
   /** Writes raw bytes; returns false when the caller should wait for 'drain' before writing more. */
   write(buf: Buffer): boolean {
     if (this.closed) return false;
-    const ok = this.res.write(buf);
-    if (!ok && this.live && this.queuedBytes() > this.maxQueueBytes) {
+    if (!this.socket.writableCorked) {
+      if (corked.length === 0) process.nextTick(uncorkAll);
+      this.socket.cork();
+      corked.push(this.socket);
+    }
+    const ok = this.socket.write(buf);
+    if (!ok && this.live && this.socket.writableLength > this.maxQueueBytes) {
       this.onSlow(this);
       return false;
     }
@@ -72,15 +92,15 @@ export class Subscriber {
   }
 
   drained(): Promise<void> {
-    if (this.closed || !this.res.writableNeedDrain) return Promise.resolve();
+    if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
         resolve();
       };
-      this.res.on('drain', done);
-      this.res.on('close', done);
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
     });
   }
 }

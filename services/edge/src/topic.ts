@@ -1,9 +1,18 @@
 import { encodeFrame, isTerminal, type SessionStore, type StoredEntry } from '@relaycast/shared';
-import type { DeliveryCounters } from './metrics.js';
+import type { EdgeStats } from './stats.js';
 import type { LiveEntry, Subscriber } from './subscriber.js';
 
 export function toLiveEntry(e: StoredEntry): LiveEntry {
   return { seq: e.seq, frame: encodeFrame({ id: String(e.seq), event: e.type, data: e.data }), terminal: isTerminal(e) };
+}
+
+/**
+ * The stream has no entries between `after` and `next`: they were trimmed, or Redis lost them (failover,
+ * AOF not yet on disk). Said in-band, never skipped silently. Its id is next-1, so a client that resumes
+ * from here does not hear about the same hole twice.
+ */
+export function gapEntry(after: number, next: number): LiveEntry {
+  return { seq: next - 1, frame: encodeFrame({ id: String(next - 1), event: 'gap', data: JSON.stringify({ requested: String(after), resumedFrom: String(next) }) }), terminal: false };
 }
 
 /**
@@ -23,13 +32,7 @@ export class Topic {
   private filling = false;
   private backlog: StoredEntry[] = [];
 
-  constructor(
-    readonly sessionId: string,
-    private readonly store: SessionStore,
-    private readonly pageSize: number,
-    readonly counters: DeliveryCounters,
-    private readonly onFillError: (t: Topic, e: unknown) => void,
-  ) {}
+  constructor(readonly sessionId: string, private readonly store: SessionStore, private readonly pageSize: number, private readonly stats: EdgeStats, private readonly onFillError: (t: Topic, e: unknown) => void) {}
 
   get size(): number {
     return this.live.size + this.replaying.size;
@@ -61,7 +64,15 @@ export class Topic {
     try {
       for (;;) {
         const page = await this.store.range(this.sessionId, this.lastSeq + 1, this.pageSize);
-        for (const e of page) if (e.seq === this.lastSeq + 1) this.dispatch(toLiveEntry(e));
+        for (const e of page) {
+          if (e.seq <= this.lastSeq) continue;
+          // XRANGE started at lastSeq+1, so a later first entry means the ones between are gone for good.
+          if (e.seq > this.lastSeq + 1) {
+            this.stats.gaps++;
+            this.dispatch(gapEntry(this.lastSeq, e.seq));
+          }
+          this.dispatch(toLiveEntry(e));
+        }
         if (page.length < this.pageSize) break;
       }
     } catch (err) {
@@ -78,10 +89,8 @@ export class Topic {
 
   private dispatch(e: LiveEntry): void {
     this.lastSeq = e.seq;
-    // Counted once per dispatch, not per subscriber write.
-    const n = this.live.size;
-    this.counters.eventsDelivered += n;
-    this.counters.bytesDelivered += n * e.frame.length;
+    this.stats.eventsDelivered += this.live.size;
+    this.stats.bytesDelivered += this.live.size * e.frame.length;
     for (const s of this.live) s.deliver(e);
     for (const s of this.replaying) s.hold(e);
   }

@@ -1,5 +1,4 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { AppendObserver } from './metrics.js';
 import { FencedError, SessionEndedError, SessionMissingError, isTerminal, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
 
 /**
@@ -16,8 +15,6 @@ export class Appender {
   private timer: NodeJS.Timeout | undefined;
   /** Set once an append failed for good; the generation must stop. */
   failure: Error | undefined;
-  /** Told the latency of every round trip and every retry (metrics); optional. */
-  observer: AppendObserver | undefined;
 
   constructor(
     private readonly store: SessionStore,
@@ -26,6 +23,7 @@ export class Appender {
     lastSeq: number,
     private readonly coalesceMs: number,
     private readonly retryForMs = 30_000,
+    private readonly observe: { latency(seconds: number): void; retry(): void } = { latency: () => undefined, retry: () => undefined },
   ) {
     this.nextSeq = lastSeq + 1;
   }
@@ -79,17 +77,16 @@ export class Appender {
   private async appendWithRetry(first: number, batch: RelaycastEvent[]): Promise<void> {
     const deadline = Date.now() + this.retryForMs;
     for (let i = 0; ; i++) {
-      const started = performance.now();
       try {
+        const t0 = performance.now();
         await this.store.append(this.sessionId, this.attempt, first, batch);
-        this.observer?.appended((performance.now() - started) / 1000, true);
+        this.observe.latency((performance.now() - t0) / 1000);
         return;
       } catch (e) {
-        this.observer?.appended((performance.now() - started) / 1000, false);
         // Fencing and a finished or missing session are answers, not outages: retrying cannot help.
         if (e instanceof FencedError || e instanceof SessionEndedError || e instanceof SessionMissingError) throw e;
         if (Date.now() >= deadline) throw e;
-        this.observer?.retried();
+        this.observe.retry();
         await delay(Math.min(100 * 2 ** i, 2_000));
       }
     }

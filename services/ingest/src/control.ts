@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { KeySpace } from '@relaycast/shared';
+import type { KeySpace, RedisClient } from '@relaycast/shared';
 
 /**
  * Cancel requests, over one pub/sub connection per ingest process: the worker running a session listens
@@ -8,19 +7,19 @@ import type { KeySpace } from '@relaycast/shared';
 export class Control {
   private readonly watchers = new Map<string, () => void>();
 
-  constructor(private readonly sub: Redis, private readonly keys: KeySpace) {
-    sub.on('message', (channel: string) => this.watchers.get(channel)?.());
+  constructor(private readonly sub: RedisClient, private readonly keys: KeySpace) {
+    sub.on('smessage', (channel: string) => this.watchers.get(channel)?.());
   }
 
   /** Resolves once the subscription is active, so a cancel sent after this point is not missed. */
   async watch(sessionId: string, onCancel: () => void): Promise<void> {
     const channel = this.keys.session(sessionId).control;
     this.watchers.set(channel, onCancel);
-    await this.sub.subscribe(channel);
+    await this.sub.ssubscribe(channel);
   }
 
   unwatch(sessionId: string): void {
     const channel = this.keys.session(sessionId).control;
-    if (this.watchers.delete(channel)) this.sub.unsubscribe(channel).catch(() => undefined);
+    if (this.watchers.delete(channel)) this.sub.sunsubscribe(channel).catch(() => undefined);
   }
 }

@@ -19,6 +19,11 @@ export class CancelRequested extends Error {
   override name = 'CancelRequested';
 }
 
+/** Aborts a generation because this worker is shutting down: the job goes back to the queue. */
+export class HandBack extends Error {
+  override name = 'HandBack';
+}
+
 /** Aborts a generation that ran past GENERATION_TIMEOUT_MS. */
 export class GenerationTimeout extends Error {
   override name = 'GenerationTimeout';

@@ -2,8 +2,8 @@ import { FencedError, SessionEndedError, SessionMissingError, type Config, type 
 import type { Agent } from 'undici';
 import { Appender } from './appender.js';
 import type { Control } from './control.js';
-import { AppendFailed, CancelRequested, GenerationTimeout, UpstreamError } from './errors.js';
-import { GenerationTracker, type IngestMetrics } from './metrics.js';
+import { AppendFailed, CancelRequested, GenerationTimeout, HandBack, UpstreamError } from './errors.js';
+import type { IngestMetrics } from './metrics.js';
 import { streamUpstream } from './upstream.js';
 
 export interface GenerateDeps {
@@ -12,21 +12,9 @@ export interface GenerateDeps {
   control: Control;
   dispatcher: Agent;
   log: Logger;
-  metrics?: IngestMetrics;
-}
-
-type Result = 'ended' | 'skipped' | 'fenced';
-
-/** Runs one attempt (see {@link runGeneration}) and records it in the metrics, however it ends. */
-export async function generate(job: GenerateJob, d: GenerateDeps): Promise<Result> {
-  const track = new GenerationTracker(d.metrics);
-  let result: Result | undefined;
-  try {
-    result = await runGeneration(job, d, track);
-    return result;
-  } finally {
-    track.ended(result ?? 'failed');
-  }
+  metrics: IngestMetrics;
+  /** Aborted when this worker shuts down and must hand its unfinished generations back. */
+  shutdown: AbortSignal;
 }
 
 /**
@@ -34,7 +22,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<Resul
  * end with exactly one terminal event whatever happens. Redis failures that outlast the append retries
  * are thrown, so BullMQ retries the job (the next attempt appends a `reset`).
  */
-async function runGeneration(job: GenerateJob, d: GenerateDeps, track: GenerationTracker): Promise<Result> {
+export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ended' | 'skipped' | 'fenced'> {
   const { sessionId } = job;
   const log = d.log.child(job.requestId ? { sessionId, reqId: job.requestId } : { sessionId });
   let began;
@@ -45,28 +33,36 @@ async function runGeneration(job: GenerateJob, d: GenerateDeps, track: Generatio
     if (e instanceof SessionEndedError || e instanceof SessionMissingError) return 'skipped';
     throw e;
   }
-  track.began(began.attempt);
-  const appender = new Appender(d.store, sessionId, began.attempt, began.seq, d.cfg.COALESCE_MS);
-  appender.observer = d.metrics;
+  const m = d.metrics;
+  const appender = new Appender(d.store, sessionId, began.attempt, began.seq, d.cfg.COALESCE_MS, 30_000, {
+    latency: (s) => m.appendLatency.observe(s),
+    retry: () => m.retries.inc({ kind: 'append' }),
+  });
+  const started = performance.now();
+  m.active.inc();
   try {
-    if (began.attempt > 1) appender.push({ type: 'reset', reason: 'retry', attempt: began.attempt });
-    const finish = (t: RelaycastEvent) => {
-      track.ending(t);
-      return appender.finish(t);
-    };
+    if (began.attempt > 1) {
+      m.resets.inc();
+      appender.push({ type: 'reset', reason: 'retry', attempt: began.attempt });
+    }
     if (began.cancelRequested) {
-      await finish({ type: 'cancelled', reason: 'client_request' });
+      await appender.finish({ type: 'cancelled', reason: 'client_request' });
       return 'ended';
     }
     const route = d.cfg.routes[job.model];
     if (!route) {
-      await finish({ type: 'error', code: 'unknown_model', message: `no route for model ${job.model}`, retryable: false });
+      await appender.finish({ type: 'error', code: 'unknown_model', message: `no route for model ${job.model}`, retryable: false });
       return 'ended';
     }
 
     const ac = new AbortController();
     const deadline = setTimeout(() => ac.abort(new GenerationTimeout('generation timed out')), d.cfg.GENERATION_TIMEOUT_MS);
+    const handBack = () => ac.abort(new HandBack('worker shutting down'));
+    if (d.shutdown.aborted) handBack();
+    d.shutdown.addEventListener('abort', handBack);
     let terminal: RelaycastEvent;
+    let firstToken = 0;
+    let outputTokens = 0;
     try {
       await d.control.watch(sessionId, () => ac.abort(new CancelRequested('cancelled')));
       // The flag may have been set between begin and the subscription becoming active.
@@ -76,9 +72,13 @@ async function runGeneration(job: GenerateJob, d: GenerateDeps, track: Generatio
         cfg: d.cfg,
         dispatcher: d.dispatcher,
         signal: ac.signal,
-        onAttemptFailed: (e, retrying) => track.upstreamFailed(e, retrying),
+        onRetry: () => m.retries.inc({ kind: 'upstream' }),
         emit: (e) => {
-          track.event(e);
+          if (e.type === 'delta' && !firstToken) {
+            firstToken = performance.now();
+            m.ttft.observe((firstToken - started) / 1000);
+          }
+          if (e.type === 'usage') outputTokens = e.outputTokens;
           try {
             appender.push(e);
           } catch (err) {
@@ -90,9 +90,17 @@ async function runGeneration(job: GenerateJob, d: GenerateDeps, track: Generatio
       terminal = terminalFor(ac.signal.aborted ? ac.signal.reason : err, log);
     } finally {
       clearTimeout(deadline);
+      d.shutdown.removeEventListener('abort', handBack);
       d.control.unwatch(sessionId);
     }
-    await finish(terminal);
+    await appender.finish(terminal);
+    const seconds = (performance.now() - started) / 1000;
+    m.duration.observe({ outcome: terminal.type }, seconds);
+    if (terminal.type === 'error') m.upstreamErrors.inc({ code: terminal.code });
+    if (terminal.type === 'done') {
+      const tokens = terminal.usage?.outputTokens ?? outputTokens;
+      if (tokens > 0 && firstToken) m.tokensPerSecond.observe(tokens / Math.max((performance.now() - firstToken) / 1000, 0.001));
+    }
     log.debug({ terminal: terminal.type }, 'generation ended');
     return 'ended';
   } catch (e) {
@@ -102,11 +110,15 @@ async function runGeneration(job: GenerateJob, d: GenerateDeps, track: Generatio
       return 'fenced';
     }
     throw e;
+  } finally {
+    m.active.dec();
   }
 }
 
 function terminalFor(err: unknown, log: Logger): RelaycastEvent {
   if (err instanceof CancelRequested) return { type: 'cancelled', reason: 'client_request' };
+  // No terminal event: the job fails back to BullMQ and another worker runs it as a new attempt.
+  if (err instanceof HandBack) throw err;
   if (err instanceof GenerationTimeout) return { type: 'error', code: 'generation_timeout', message: 'generation exceeded its time limit', retryable: false };
   if (err instanceof UpstreamError) return err.toEvent();
   // Appends failed for good (fenced, or Redis down past the retries): not the upstream's fault, so no

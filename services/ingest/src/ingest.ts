@@ -1,18 +1,22 @@
 import { Worker, type Job } from 'bullmq';
-import { createLogger, createRedis, keySpace, SessionStore, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
+import { createLogger, createRedis, keySpace, storeFor, type Config, type GenerateJob, type Logger, type SessionStore } from '@relaycast/shared';
 import { Control } from './control.js';
 import { generate } from './generate.js';
-import { createIngestMetrics, type IngestMetrics } from './metrics.js';
-import { startOpsServer, type OpsServer } from './ops-server.js';
+import { IngestMetrics, serveMetrics } from './metrics.js';
 import { createDispatcher } from './upstream.js';
 
 export interface Ingest {
   worker: Worker<GenerateJob>;
-  /** Set `draining` to make /readyz answer 503 (shutdown flips it first). */
-  state: { draining: boolean };
   metrics: IngestMetrics;
-  /** Port of /metrics, /healthz and /readyz; undefined when METRICS_PORT could not be bound. */
-  opsPort: number | undefined;
+  /** Port of `/metrics`, `/healthz` and `/readyz`. */
+  metricsPort: number;
+  /** `draining` makes /readyz answer 503; drain() and close() set it first. */
+  state: { draining: boolean };
+  /**
+   * Graceful exit: take no new jobs, let running generations finish for up to `deadlineMs`, then hand the
+   * rest back (their jobs fail back to the queue; another worker resumes each with a `reset`).
+   */
+  drain(deadlineMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,17 +27,22 @@ export interface Ingest {
  */
 export async function startIngest(cfg: Config, log: Logger = createLogger('ingest', cfg.LOG_LEVEL)): Promise<Ingest> {
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
-  const redis = createRedis(cfg.REDIS_URL, 'ingest-cmd');
-  const sub = createRedis(cfg.REDIS_URL, 'ingest-control');
-  const workerConn = createRedis(cfg.REDIS_URL, 'ingest-worker');
+  const redis = createRedis(cfg.redis, 'ingest-cmd');
+  const sub = createRedis(cfg.redis, 'ingest-control', { subscriber: true });
+  const workerConn = createRedis(cfg.redis, 'ingest-worker');
   for (const c of [redis, sub, workerConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const store = new SessionStore(redis, keys, { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
+  const store = storeFor(cfg, redis);
   const control = new Control(sub, keys);
   const dispatcher = createDispatcher(cfg);
-  const metrics = createIngestMetrics();
-  const deps = { cfg, store, control, dispatcher, log, metrics };
+  const metrics = new IngestMetrics();
+  const shutdown = new AbortController();
+  const deps = { cfg, store, control, dispatcher, log, metrics, shutdown: shutdown.signal };
+  const state = { draining: false };
+  // Declared before the worker so probes answer while it connects; `worker` is read only when probed.
+  let worker: Worker<GenerateJob> | undefined;
+  const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST, async () => !state.draining && worker?.isRunning() === true && (await withTimeout(redis.ping(), 1_000)) === 'PONG');
 
-  const worker = new Worker<GenerateJob>(keys.queueName, (job) => generate(job.data, deps), {
+  worker = new Worker<GenerateJob>(keys.queueName, (job) => generate(job.data, deps), {
     connection: workerConn,
     prefix: keys.queuePrefix,
     concurrency: cfg.INGEST_CONCURRENCY,
@@ -51,37 +60,31 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
       if (final) return endFailed(store, job.data.sessionId, log);
     }, () => undefined);
   });
-  // Probes answer while the worker is still connecting, so an orchestrator sees 'alive, not ready'.
-  const state = { draining: false };
-  let ops: OpsServer | undefined;
-  try {
-    ops = await startOpsServer(cfg.METRICS_HOST, cfg.METRICS_PORT, {
-      registry: metrics.registry,
-      log,
-      ready: async () => !state.draining && worker.isRunning() && (await withTimeout(redis.ping(), 1_000)) === 'PONG',
-    });
-  } catch (err) {
-    // Metrics and probes are for operators; a worker that cannot bind them still runs jobs.
-    log.error({ err, host: cfg.METRICS_HOST, port: cfg.METRICS_PORT }, 'ops server (metrics, healthz, readyz) could not listen');
-  }
   await worker.waitUntilReady();
-  log.info({ concurrency: cfg.INGEST_CONCURRENCY, opsPort: ops?.port }, 'ingest worker ready');
+  log.info({ concurrency: cfg.INGEST_CONCURRENCY }, 'ingest worker ready');
 
   let closing: Promise<void> | undefined;
+  const close = (deadlineMs = 0) => {
+    closing ??= (async () => {
+      state.draining = true;
+      // worker.close() stops fetching and waits for running jobs; past the deadline they are handed back.
+      const timer = setTimeout(() => shutdown.abort(), deadlineMs);
+      await worker.close();
+      clearTimeout(timer);
+      await dispatcher.close();
+      await new Promise((r) => metricsServer.server.close(r));
+      metricsServer.server.closeAllConnections();
+      await Promise.allSettled([redis.quit(), sub.quit(), workerConn.quit()]);
+    })();
+    return closing;
+  };
   return {
     worker,
-    state,
     metrics,
-    opsPort: ops?.port,
-    close() {
-      closing ??= (async () => {
-        await worker.close();
-        await ops?.close();
-        await dispatcher.close();
-        await Promise.allSettled([redis.quit(), sub.quit(), workerConn.quit()]);
-      })();
-      return closing;
-    },
+    metricsPort: metricsServer.port,
+    state,
+    drain: (deadlineMs = cfg.INGEST_DRAIN_MS) => close(deadlineMs),
+    close: () => close(0),
   };
 }
 

@@ -1,21 +1,16 @@
-import { ConfigError, createLogger, loadConfig } from '@relaycast/shared';
+import { createLogger, loadConfigOrExit } from '@relaycast/shared';
 import { startIngest } from './ingest.js';
 
-let cfg;
-try {
-  cfg = loadConfig();
-} catch (e) {
-  if (e instanceof ConfigError) {
-    console.error(`ingest: invalid configuration: ${e.message}`);
-    process.exit(2);
-  }
-  throw e;
-}
+const cfg = loadConfigOrExit('ingest');
 const log = createLogger('ingest', cfg.LOG_LEVEL);
 const ingest = await startIngest(cfg, log);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    log.info({ sig }, 'ingest shutting down');
-    ingest.close().then(() => process.exit(0), () => process.exit(1));
-  });
-}
+// SIGTERM (a deploy): finish running generations within INGEST_DRAIN_MS, hand the rest back.
+// SIGINT (Ctrl-C): hand everything back at once.
+process.once('SIGTERM', () => {
+  log.info('SIGTERM: draining');
+  ingest.drain().then(() => process.exit(0), () => process.exit(1));
+});
+process.once('SIGINT', () => {
+  log.info('SIGINT: closing');
+  ingest.close().then(() => process.exit(0), () => process.exit(1));
+});

@@ -11,8 +11,8 @@ export interface UpstreamOptions {
   signal: AbortSignal;
   /** Receives each normalised event, in order. */
   emit(e: RelaycastEvent): void;
-  /** Told of every failed upstream request, and whether it will be retried (metrics); optional. */
-  onAttemptFailed?(e: UpstreamError, retrying: boolean): void;
+  /** Called before each retry of the upstream request. */
+  onRetry?(e: UpstreamError): void;
 }
 
 /** One dispatcher per ingest process: its connect timeout applies to every upstream request. */
@@ -38,9 +38,8 @@ export async function streamUpstream(route: Route, job: GenerateJob, o: Upstream
       return await once(provider.request(route, job, apiKey), provider.format, provider.decoder(job), emit, o);
     } catch (err) {
       const e = toUpstreamError(err, o.signal);
-      const giveUp = sawContent || !e.retryable || attempt >= o.cfg.UPSTREAM_MAX_ATTEMPTS || o.signal.aborted;
-      o.onAttemptFailed?.(e, !giveUp);
-      if (giveUp) throw e;
+      if (sawContent || !e.retryable || attempt >= o.cfg.UPSTREAM_MAX_ATTEMPTS || o.signal.aborted) throw e;
+      o.onRetry?.(e);
       const backoff = e.retryAfterMs ?? o.cfg.UPSTREAM_RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
       await delay(Math.min(backoff, 30_000), undefined, { signal: o.signal }).catch(() => undefined);
       if (o.signal.aborted) throw toUpstreamError(o.signal.reason, o.signal);

@@ -4,6 +4,7 @@ import type { Hub } from '../hub.js';
 import { sendError } from '../http-error.js';
 import { replayThenGoLive } from '../replay.js';
 import { requestLog } from '../request-log.js';
+import type { EdgeStats } from '../stats.js';
 import { Subscriber } from '../subscriber.js';
 
 export interface EventsDeps {
@@ -11,7 +12,7 @@ export interface EventsDeps {
   store: SessionStore;
   hub: Hub;
   log: Logger;
-  connections: { open: number };
+  stats: EdgeStats;
   onSlow(sub: Subscriber): void;
 }
 
@@ -32,7 +33,7 @@ export function eventsHandler(d: EventsDeps) {
       if (e instanceof InvalidCursorError) return sendError(res, 400, 'invalid_cursor', e.message);
       throw e;
     }
-    if (d.connections.open >= d.cfg.MAX_CONNECTIONS) return sendError(res, 503, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
+    if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return sendError(res, 503, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
 
     const meta = await d.store.meta(id);
     if (!meta) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
@@ -41,33 +42,39 @@ export function eventsHandler(d: EventsDeps) {
       res.status(204).end();
       return;
     }
-    // A cursor the stream never reached means the stream this client read is gone (Redis lost its data).
-    if (cursor > meta.seq) return sendError(res, 409, 'cursor_ahead', 'Last-Event-ID is beyond the end of this session; the stream was lost');
+    // A cursor past meta.seq means Redis lost acknowledged entries this client saw (failover): it resumes
+    // from there, and new entries keep their seqs, so it gets no duplicate and no reused id.
 
+    // The body is delimited by closing the connection, not by chunked encoding (RFC 9112 §6.3): every
+    // frame is then one plain socket write of the shared Buffer, with no per-chunk framing to build. An
+    // SSE stream ends in a close anyway, and the client's next request opens a new connection.
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
+      Connection: 'close',
       'X-Accel-Buffering': 'no',
     });
-    res.write(retry);
-    res.write(FLUSH);
+    res.flushHeaders();
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
 
-    d.connections.open++;
-    if (cursor > 0) d.hub.counters.resumes++;
+    d.stats.openConnections++;
+    if (cursor > 0) d.stats.resumes++;
     const sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
+    sub.write(retry);
+    sub.write(FLUSH);
     let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
     res.on('close', () => {
       sub.closed = true;
-      d.connections.open--;
+      d.stats.openConnections--;
       if (topic) d.hub.detach(topic, sub);
     });
     try {
       topic = await d.hub.attach(id, sub);
       if (sub.closed) return d.hub.detach(topic, sub);
-      await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta.seq);
+      await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta.seq, d.stats);
     } catch (err) {
       requestLog(res, d.log).warn({ err }, 'subscriber failed during replay; closing so it resumes');
       sub.destroy();

@@ -1,0 +1,344 @@
+// npm run bench [-- --quick]: Relaycast's edge against the limit (bare node:http), a naive XREAD-per-subscriber
+// relay and Vercel's resumable-stream, on the same machine, sockets and Redis. Prints a markdown table and
+// writes JSON to bench/results/.
+import { cpus } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { SessionStore, keySpace, newSessionId, encodeFrame } from '../packages/shared/dist/index.js';
+import { Clients, freePort, killAll, now, percentiles, procStats, root, sampleRss, sleep, startRedis, startServer, startService } from './lib.mjs';
+
+const quick = process.argv.includes('--quick');
+const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3).split(',');
+// Narrow a run while investigating: --only=fanout,redis --systems=relaycast --subs=1000 --modes=max
+const only = arg('only');
+const onlySystems = arg('systems');
+const onlySubs = arg('subs')?.map(Number);
+const onlyModes = arg('modes');
+const size = (q, full) => (quick ? q : full);
+const results = [];
+const setup = {
+  machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, platform: process.platform },
+  mode: quick ? 'quick' : 'full',
+  clients: '2 load-generator processes over loopback HTTP',
+};
+const record = (scenario, row) => {
+  results.push({ scenario, ...row });
+  console.error(`  ${scenario}: ${JSON.stringify(row)}`);
+};
+
+process.on('SIGINT', () => void killAll().then(() => process.exit(130)));
+process.on('uncaughtException', (e) => { console.error(e); void killAll().then(() => process.exit(1)); });
+
+const redisUrl = await startRedis();
+const prefix = 'bench';
+const redis = new Redis(redisUrl);
+const store = new SessionStore(redis, keySpace(prefix), { maxLen: 1_000_000, retentionSeconds: 3600, openTtlSeconds: 3600 });
+
+async function startEdge(extra = {}) {
+  const port = await freePort();
+  const child = await startService('edge', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, PORT: String(port), MAX_CONNECTIONS: '19000', ...extra }, port);
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+const edge = await startEdge();
+// The mock model and ingest run too, for the many-sessions scenario's end-to-end path.
+const mockPort = await freePort();
+const mock = await startService('mock-model', { MOCK_PORT: String(mockPort) }, mockPort);
+const ingest = await startService('ingest', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, MOCK_MODEL_URL: `http://127.0.0.1:${mockPort}`, METRICS_PORT: '0' });
+
+/** A Relaycast session published to directly (as ingest would), so publish time is known exactly. */
+async function relaySession() {
+  const id = newSessionId();
+  await store.create(id, { model: 'bench', createdAt: Date.now() });
+  const { attempt } = await store.begin(id);
+  let seq = 0;
+  return {
+    id,
+    path: `/v1/sessions/${id}/events`,
+    publish: (pad = '') => store.append(id, attempt, ++seq, [{ type: 'delta', text: `${now()}${pad}` }]),
+    publishMany: (n) => store.append(id, attempt, (seq += n) - n + 1, Array.from({ length: n }, () => ({ type: 'delta', text: `${now()}` }))),
+    get seq() { return seq; },
+  };
+}
+
+/** Same frames for the comparison servers. */
+function frameFor(seq, pad = '') {
+  return encodeFrame({ id: String(seq), event: 'delta', data: JSON.stringify({ text: `${now()}${pad}` }) }).toString();
+}
+
+async function fanout(system, subs, mode) {
+  const clients = new Clients(2);
+  let server, url, publish, pid;
+  let seq = 0;
+  if (system === 'relaycast') {
+    const s = await relaySession();
+    url = edge.url + s.path;
+    publish = () => s.publish();
+    pid = edge.child.pid;
+  } else if (system === 'limit') {
+    server = await startServer('limit.mjs');
+    url = `http://127.0.0.1:${server.port}/`;
+    publish = async () => server.child.send({ cmd: 'publish', frame: frameFor(++seq) });
+    pid = server.child.pid;
+  } else if (system === 'naive') {
+    const key = `naive:${newSessionId()}`;
+    server = await startServer('naive.mjs', [redisUrl, key]);
+    url = `http://127.0.0.1:${server.port}/`;
+    publish = () => redis.xadd(key, '*', 'event', 'delta', 'data', JSON.stringify({ text: `${now()}` }));
+    pid = server.child.pid;
+  } else {
+    server = await startServer('rstream.mjs', [redisUrl]);
+    url = `http://127.0.0.1:${server.port}/`;
+    publish = async () => server.child.send({ cmd: 'publish', frame: frameFor(++seq) });
+    pid = server.child.pid;
+  }
+  try {
+    await clients.open(url, subs);
+    // Warm-up event: every subscriber is live once it has it.
+    await publish();
+    const warm = await clients.waitComplete(subs, 1, 60_000);
+    if (warm.timedOut) return { system, subs, mode, error: `only ${warm.complete}/${subs} live after 60 s` };
+    const n = mode === 'max' ? size(500, 2000) : size(150, 500);
+    const before = procStats(pid);
+    const peak = sampleRss(pid);
+    const t0 = now();
+    // As fast as it can: every publisher fires without waiting for the previous one (ioredis pipelines
+    // the appends in order on one connection, as IPC does for the bare servers).
+    if (mode === 'max') await Promise.all(Array.from({ length: n }, () => publish()));
+    else for (let i = 0; i < n; i++) {
+      await publish();
+      await sleep(Math.max(0, t0 + (i + 1) * 20 - now()));
+    }
+    const done = await clients.waitComplete(subs, n + 1, size(30_000, 90_000));
+    const elapsed = (done.at - t0) / 1000;
+    const after = procStats(pid);
+    const rep = await clients.report({ withLatencies: true, expect: n + 1 });
+    const lat = percentiles(rep.latencies.slice(subs));
+    return {
+      system, subs, mode, events: n,
+      deliveredPerSec: Math.round((rep.deltas - subs) / elapsed),
+      complete: `${rep.complete}/${subs}`,
+      p50ms: +lat.p50.toFixed(2), p99ms: +lat.p99.toFixed(2), maxms: +lat.max.toFixed(2),
+      cpuPct: Math.round(((after.cpu - before.cpu) / elapsed) * 100),
+      rssMB: +(peak() / 2 ** 20).toFixed(1),
+      disconnects: rep.closedEarly,
+      ...(done.timedOut ? { timedOut: true } : {}),
+    };
+  } finally {
+    await clients.close().catch(() => undefined);
+    clients.kill();
+    server?.child.kill('SIGKILL');
+  }
+}
+
+async function commandCount() {
+  const info = await redis.info('commandstats');
+  let total = 0;
+  for (const m of info.matchAll(/calls=(\d+)/g)) total += Number(m[1]);
+  return total;
+}
+
+async function redisCost(subs) {
+  const clients = new Clients(2);
+  try {
+    const s = await relaySession();
+    if (subs) {
+      await clients.open(edge.url + s.path, subs);
+      await s.publish();
+      await clients.waitComplete(subs, 1, 60_000);
+    }
+    const n = 500;
+    const c0 = await commandCount();
+    for (let i = 0; i < n; i++) await s.publish();
+    if (subs) await clients.waitComplete(subs, n + 1, 60_000);
+    const c1 = await commandCount();
+    const list = await redis.client('LIST');
+    const edgeConns = String(list).split('\n').filter((l) => / name=edge-/.test(l)).length;
+    return { subs, commandsPerEvent: +((c1 - c0 - 1) / n).toFixed(2), edgeRedisConnections: edgeConns };
+  } finally {
+    await clients.close().catch(() => undefined);
+    clients.kill();
+  }
+}
+
+async function idle(k) {
+  const clients = new Clients(2);
+  try {
+    const s = await relaySession();
+    await sleep(500);
+    const before = procStats(edge.child.pid).rss;
+    await clients.open(edge.url + s.path, k);
+    await sleep(1000);
+    const after = procStats(edge.child.pid).rss;
+    return { connections: k, rssBeforeMB: +(before / 2 ** 20).toFixed(1), rssAfterMB: +(after / 2 ** 20).toFixed(1), kbPerConnection: +((after - before) / k / 1024).toFixed(2) };
+  } finally {
+    await clients.close().catch(() => undefined);
+    clients.kill();
+  }
+}
+
+async function backlog(n) {
+  const s = await relaySession();
+  for (let done = 0; done < n; done += 500) await s.publishMany(Math.min(500, n - done));
+  const clients = new Clients(1);
+  try {
+    const peak = sampleRss(edge.child.pid, 20);
+    const rss0 = procStats(edge.child.pid).rss;
+    const t0 = now();
+    await clients.open(edge.url + s.path, 1, { lastEventId: 0 });
+    const done = await clients.waitComplete(1, n, 60_000);
+    const rep = await clients.report({ expect: n });
+    return { events: n, caughtUpMs: Math.round(done.at - t0), complete: rep.complete === 1, nonContiguous: rep.nonContiguous, edgeRssStartMB: +(rss0 / 2 ** 20).toFixed(1), edgeRssPeakMB: +(peak() / 2 ** 20).toFixed(1) };
+  } finally {
+    await clients.close().catch(() => undefined);
+    clients.kill();
+  }
+}
+
+async function storm(k, behind) {
+  const s = await relaySession();
+  const total = 1000;
+  for (let done = 0; done < total; done += 500) await s.publishMany(500);
+  const clients = new Clients(2);
+  try {
+    const t0 = now();
+    await clients.open(edge.url + s.path, k, { lastEventId: total - behind });
+    const done = await clients.waitComplete(k, behind, 120_000);
+    const rep = await clients.report({ expect: behind, withLastIds: true });
+    const wrongEnd = rep.lastIds.filter((id) => id !== total).length;
+    return { subscribers: k, behind, caughtUpMs: Math.round(done.at - t0), complete: `${rep.complete}/${k}`, disconnects: rep.closedEarly, nonContiguous: rep.nonContiguous, wrongLastId: wrongEnd, duplicatesOrLoss: rep.deltas !== k * behind ? rep.deltas - k * behind : 0 };
+  } finally {
+    await clients.close().catch(() => undefined);
+    clients.kill();
+  }
+}
+
+async function slowConsumer(fast, withSlow) {
+  const slowEdge = await startEdge({ SUBSCRIBER_MAX_QUEUE_BYTES: '65536' });
+  const clients = new Clients(2);
+  const slowClient = new Clients(1);
+  try {
+    const s = await relaySession();
+    const url = slowEdge.url + s.path;
+    await clients.open(url, fast);
+    if (withSlow) await slowClient.open(url, 1, { slowBytesPerSec: 1024 });
+    await s.publish();
+    await clients.waitComplete(fast, 1, 60_000);
+    const n = size(300, 600);
+    const pad = ' ' + 'x'.repeat(1000);
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      await s.publish(pad);
+      await sleep(Math.max(0, t0 + (i + 1) * 10 - now()));
+    }
+    await clients.waitComplete(fast, n + 1, 60_000);
+    const rep = await clients.report({ withLatencies: true, expect: n + 1 });
+    const lat = percentiles(rep.latencies.slice(fast));
+    const row = { fast, withSlow, fastP99ms: +lat.p99.toFixed(2), fastP50ms: +lat.p50.toFixed(2), fastComplete: `${rep.complete}/${fast}` };
+    if (withSlow) {
+      const slow = await slowClient.report({ withLastIds: true });
+      row.slowDisconnected = slow.closedEarly === 1;
+      const lastId = slow.lastIds[0] ?? 0;
+      row.slowLastId = lastId;
+      // It resumes from its last id and must get exactly the rest.
+      const again = new Clients(1);
+      await again.open(url, 1, { lastEventId: lastId });
+      const d = await again.waitComplete(1, n + 1 - lastId, 30_000);
+      const r2 = await again.report({ withLastIds: true });
+      row.slowResumedExactly = !d.timedOut && r2.nonContiguous === 0 && r2.lastIds[0] === n + 1 && r2.deltas === n + 1 - lastId;
+      again.kill();
+    }
+    return row;
+  } finally {
+    await clients.close().catch(() => undefined);
+    clients.kill();
+    slowClient.kill();
+    slowEdge.child.kill('SIGKILL');
+  }
+}
+
+async function manySessions(sessions, perSession) {
+  const clients = new Clients(2);
+  try {
+    const ss = [];
+    for (let i = 0; i < sessions; i++) ss.push(await relaySession());
+    for (const s of ss) await clients.open(edge.url + s.path, perSession);
+    await Promise.all(ss.map((s) => s.publish()));
+    await clients.waitComplete(sessions * perSession, 1, 60_000);
+    const rounds = size(20, 50);
+    const t0 = now();
+    // Every session gets an event every 100 ms (10 events/s each).
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(ss.map((s) => s.publish()));
+      await sleep(Math.max(0, t0 + (r + 1) * 100 - now()));
+    }
+    const done = await clients.waitComplete(sessions * perSession, rounds + 1, 60_000);
+    const rep = await clients.report({ withLatencies: true, expect: rounds + 1 });
+    const lat = percentiles(rep.latencies.slice(sessions * perSession));
+    return { sessions, perSession, appendsPerSec: Math.round((sessions * rounds) / ((done.at - t0) / 1000)), deliveredPerSec: Math.round((rep.deltas - sessions * perSession) / ((done.at - t0) / 1000)), p50ms: +lat.p50.toFixed(2), p99ms: +lat.p99.toFixed(2), complete: `${rep.complete}/${sessions * perSession}` };
+  } finally {
+    await clients.close().catch(() => undefined);
+    clients.kill();
+  }
+}
+
+const run = (name) => !only || only.includes(name);
+try {
+  console.error(`Relaycast bench (${setup.mode}) on ${setup.machine.cores} cores, Node ${setup.machine.node}`);
+  if (run('fanout')) {
+    const counts = onlySubs ?? size([100, 1000], [100, 1000, 10000]);
+    for (const subs of counts) {
+      for (const mode of onlyModes ?? ['max', '50/s']) {
+        for (const system of onlySystems ?? ['relaycast', 'limit', 'naive', 'rstream']) {
+          // Naive needs a Redis connection per subscriber and resumable-stream a PUBLISH per subscriber per
+          // chunk; past 1,000 subscribers they would only measure how they fall over.
+          if (subs > 1000 && (system === 'naive' || system === 'rstream')) continue;
+          record('fanout', await fanout(system, subs, mode));
+        }
+      }
+    }
+  }
+  if (run('redis')) for (const subs of [0, 1, size(1000, 10000)]) record('redis-cost', await redisCost(subs));
+  if (run('idle')) record('idle', await idle(size(2000, 10000)));
+  if (run('resume')) {
+    record('resume-backlog', await backlog(size(20_000, 100_000)));
+    record('resume-storm', await storm(size(2000, 10000), 500));
+  }
+  if (run('slow')) for (const withSlow of [false, true]) record('slow-consumer', await slowConsumer(size(300, 1000), withSlow));
+  if (run('sessions')) record('many-sessions', await manySessions(size(200, 1000), 10));
+} finally {
+  await killAll();
+  redis.disconnect();
+}
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+mkdirSync(`${root}bench/results`, { recursive: true });
+const out = `${root}bench/results/${stamp}${quick ? '-quick' : ''}.json`;
+writeFileSync(out, JSON.stringify({ setup, results }, null, 2));
+console.log(renderMarkdown(setup, results));
+console.error(`\nwrote ${out}`);
+process.exit(0);
+
+function renderMarkdown(setup, rows) {
+  const lines = [`Setup: ${setup.machine.cores} cores (${setup.machine.cpu}), Node ${setup.machine.node}, ${setup.mode} run, ${setup.clients}; Redis, edge, ingest, mock model and comparison servers each a separate process.`, ''];
+  const groups = [...new Set(rows.map((r) => r.scenario))];
+  for (const g of groups) {
+    const rs = rows.filter((r) => r.scenario === g).map(({ scenario, ...r }) => r);
+    const cols = [...new Set(rs.flatMap((r) => Object.keys(r)))];
+    lines.push(`**${g}**`, '', `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`);
+    for (const r of rs) lines.push(`| ${cols.map((c) => (r[c] === undefined ? '' : String(r[c]))).join(' | ')} |`);
+    lines.push('');
+  }
+  const ratio = (subs, mode) => {
+    const get = (sys) => rows.find((r) => r.scenario === 'fanout' && r.system === sys && r.subs === subs && r.mode === mode)?.deliveredPerSec;
+    const rc = get('relaycast');
+    return { vsLimit: rc && get('limit') ? +(rc / get('limit')).toFixed(2) : undefined, vsResumableStream: rc && get('rstream') ? +(rc / get('rstream')).toFixed(1) : undefined, vsNaive: rc && get('naive') ? +(rc / get('naive')).toFixed(1) : undefined };
+  };
+  if (groups.includes('fanout')) {
+    lines.push('**Ratios (Relaycast delivered events/s over each peer, same run)**', '', '| subscribers | mode | vs limit | vs resumable-stream | vs naive |', '|---|---|---|---|---|');
+    for (const subs of [...new Set(rows.filter((r) => r.scenario === 'fanout').map((r) => r.subs))]) for (const mode of ['max', '50/s']) {
+      const r = ratio(subs, mode);
+      lines.push(`| ${subs} | ${mode} | ${r.vsLimit ?? '–'} | ${r.vsResumableStream ?? '–'} | ${r.vsNaive ?? '–'} |`);
+    }
+  }
+  return lines.join('\n');
+}
