@@ -72,14 +72,19 @@ export async function startServer(file, args = []) {
 
 export function once(child, cmd) {
   return new Promise((resolve, reject) => {
+    const onExit = (code) => {
+      child.off('message', onMsg);
+      reject(new Error(`process exited (${code}) while waiting for ${cmd}`));
+    };
     const onMsg = (m) => {
       if (m.cmd === cmd) {
         child.off('message', onMsg);
+        child.off('exit', onExit);
         resolve(m);
       }
     };
     child.on('message', onMsg);
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) while waiting for ${cmd}`)));
+    child.once('exit', onExit);
   });
 }
 
@@ -147,4 +152,31 @@ export function percentiles(xs) {
   const s = Float64Array.from(xs).sort();
   const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
   return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1] };
+}
+
+/** A Redis Cluster of `masters` masters (no replicas: this measures throughput, not failover). */
+export async function startCluster(masters) {
+  const { mkdtempSync, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(`${tmpdir()}/rc-bench-cluster-`);
+  const ports = [];
+  for (let i = 0; i < masters; i++) {
+    const port = await freePort();
+    const bus = await freePort();
+    mkdirSync(`${dir}/${port}`);
+    track(spawn('redis-server', ['--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `${dir}/${port}/nodes.conf`, '--dir', `${dir}/${port}`, '--save', '', '--appendonly', 'no', '--maxclients', '20000'], { stdio: 'ignore' }));
+    ports.push(port);
+  }
+  for (const p of ports) await waitForPort(p);
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  if (created.status !== 0) throw new Error(`cluster create failed: ${created.stdout}${created.stderr}`);
+  for (const p of ports) {
+    for (let i = 0; ; i++) {
+      const info = spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+      if (/cluster_state:ok/.test(info)) break;
+      if (i > 200) throw new Error('cluster never reached state ok');
+      await sleep(50);
+    }
+  }
+  return `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
 }

@@ -6,9 +6,9 @@ import type { Socket } from 'node:net';
  * tick (a batch of entries, several notifications read in one chunk) leaves as one segment per socket:
  * fewer syscalls here, fewer wake-ups for the client.
  */
-const corked: Socket[] = [];
+const corked: Subscriber[] = [];
 function uncorkAll(): void {
-  for (const s of corked) s.uncork();
+  for (const sub of corked) sub.flush();
   corked.length = 0;
 }
 
@@ -56,14 +56,18 @@ export class Subscriber {
     if (!this.socket.writableCorked) {
       if (corked.length === 0) process.nextTick(uncorkAll);
       this.socket.cork();
-      corked.push(this.socket);
+      corked.push(this);
     }
-    const ok = this.socket.write(buf);
-    if (!ok && this.live && this.socket.writableLength > this.maxQueueBytes) {
-      this.onSlow(this);
-      return false;
-    }
-    return ok;
+    return this.socket.write(buf);
+  }
+
+  /**
+   * Ends this tick's cork. Only what the kernel would not take counts against the bound: a batch that was
+   * merely written in one tick is not a slow consumer.
+   */
+  flush(): void {
+    this.socket.uncork();
+    if (this.live && !this.closed && this.socket.writableLength > this.maxQueueBytes) this.onSlow(this);
   }
 
   /** Writes an entry if it is the next one for this connection; ends the response after a terminal entry. */
