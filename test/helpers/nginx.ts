@@ -65,7 +65,13 @@ export async function startNginx(o: Omit<RenderOptions, 'port' | 'dir'>): Promis
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', (e) => (stderr += `spawn failed: ${e.message}`));
-  await waitForListen(port, child, () => stderr);
+  try {
+    await waitForListen(port, child, () => stderr);
+  } catch (e) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     port,
