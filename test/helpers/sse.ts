@@ -24,6 +24,8 @@ export interface SseOptions {
   stopAfter?: number;
   /** Called for each event as it arrives. */
   onEvent?: (e: ReceivedEvent) => void;
+  /** Called with each raw chunk as it arrives (comments such as heartbeats included). */
+  onChunk?: (chunk: string) => void;
   timeoutMs?: number;
 }
 
@@ -62,6 +64,7 @@ export function readSse(base: string, path: string, o: SseOptions = {}): Promise
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         raw += chunk;
+        o.onChunk?.(chunk);
         parser.feed(chunk);
       });
       res.on('end', () => finish(true));

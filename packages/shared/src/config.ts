@@ -85,6 +85,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.LOG_LEVEL),
 });
 
+/** Every variable the config reads (for checks that deployment files and docs list them all). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes; redis: RedisTarget }>;
 
 /**
@@ -92,7 +95,8 @@ export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes; redi
  * a deployment fails at start-up instead of as odd behaviour later.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // `VAR=` means "use the default": compose passes every variable through as `${VAR:-}`.
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);

@@ -6,4 +6,6 @@ export interface GenerateJob {
   params: { max_tokens?: number | undefined; temperature?: number | undefined; seed?: number | undefined };
   /** Mock-model controls, forwarded only on routes that allow them. */
   mock?: { intervalMs?: number | undefined; firstTokenMs?: number | undefined; fault?: string | undefined; transcript?: string | undefined };
+  /** The X-Request-Id of the request that created the session, so ingest's log lines can be joined to it. */
+  requestId?: string;
 }

@@ -5,6 +5,7 @@ import type { Hub } from './hub.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { EdgeStats } from './stats.js';
 import { sendError } from './http-error.js';
+import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
 import { cancelHandler, createSessionHandler, statusHandler } from './routes/sessions.js';
 import type { Subscriber } from './subscriber.js';
@@ -29,6 +30,7 @@ export function createApp(d: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  app.use(requestContext(d.log));
   app.use(d.metrics.httpCounter);
   app.get('/metrics', async (_req, res) => {
     res.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
@@ -76,7 +78,7 @@ export function createApp(d: AppDeps): express.Express {
     if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', `request body exceeds ${d.cfg.MAX_BODY_BYTES} bytes`);
     if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');
     if (e.status && e.status >= 400 && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
-    d.log.error({ err, path: req.path }, 'unhandled error');
+    requestLog(res, d.log).error({ err, path: req.path }, 'unhandled error');
     sendError(res, 500, 'internal', 'internal error');
   });
   return app;

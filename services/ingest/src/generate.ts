@@ -24,7 +24,7 @@ export interface GenerateDeps {
  */
 export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ended' | 'skipped' | 'fenced'> {
   const { sessionId } = job;
-  const log = d.log.child({ sessionId });
+  const log = d.log.child(job.requestId ? { sessionId, reqId: job.requestId } : { sessionId });
   let began;
   try {
     began = await d.store.begin(sessionId);

@@ -8,8 +8,10 @@ import { createDispatcher } from './upstream.js';
 export interface Ingest {
   worker: Worker<GenerateJob>;
   metrics: IngestMetrics;
-  /** Port of `/metrics` and `/healthz`. */
+  /** Port of `/metrics`, `/healthz` and `/readyz`. */
   metricsPort: number;
+  /** `draining` makes /readyz answer 503; drain() and close() set it first. */
+  state: { draining: boolean };
   /**
    * Graceful exit: take no new jobs, let running generations finish for up to `deadlineMs`, then hand the
    * rest back (their jobs fail back to the queue; another worker resumes each with a `reset`).
@@ -35,9 +37,12 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   const metrics = new IngestMetrics();
   const shutdown = new AbortController();
   const deps = { cfg, store, control, dispatcher, log, metrics, shutdown: shutdown.signal };
-  const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST);
+  const state = { draining: false };
+  // Declared before the worker so probes answer while it connects; `worker` is read only when probed.
+  let worker: Worker<GenerateJob> | undefined;
+  const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST, async () => !state.draining && worker?.isRunning() === true && (await withTimeout(redis.ping(), 1_000)) === 'PONG');
 
-  const worker = new Worker<GenerateJob>(keys.queueName, (job) => generate(job.data, deps), {
+  worker = new Worker<GenerateJob>(keys.queueName, (job) => generate(job.data, deps), {
     connection: workerConn,
     prefix: keys.queuePrefix,
     concurrency: cfg.INGEST_CONCURRENCY,
@@ -51,7 +56,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   worker.on('failed', (job: Job<GenerateJob> | undefined, err) => {
     if (!job) return;
     void job.isFailed().then((final) => {
-      log.warn({ sessionId: job.data.sessionId, attemptsMade: job.attemptsMade, err: err.message, final }, 'generation job failed');
+      log.warn({ sessionId: job.data.sessionId, reqId: job.data.requestId, attemptsMade: job.attemptsMade, err: err.message, final }, 'generation job failed');
       if (final) return endFailed(store, job.data.sessionId, log);
     }, () => undefined);
   });
@@ -61,6 +66,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   let closing: Promise<void> | undefined;
   const close = (deadlineMs = 0) => {
     closing ??= (async () => {
+      state.draining = true;
       // worker.close() stops fetching and waits for running jobs; past the deadline they are handed back.
       const timer = setTimeout(() => shutdown.abort(), deadlineMs);
       await worker.close();
@@ -76,6 +82,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
     worker,
     metrics,
     metricsPort: metricsServer.port,
+    state,
     drain: (deadlineMs = cfg.INGEST_DRAIN_MS) => close(deadlineMs),
     close: () => close(0),
   };
@@ -89,4 +96,11 @@ async function endFailed(store: SessionStore, sessionId: string, log: Logger): P
   } catch (err) {
     log.warn({ sessionId, err: (err as Error).message }, 'could not end failed session');
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timeout')), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
 }

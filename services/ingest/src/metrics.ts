@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -19,15 +19,34 @@ export class IngestMetrics {
   }
 }
 
-/** `/metrics` and `/healthz` for ingest, which otherwise serves no HTTP. */
-export async function serveMetrics(m: IngestMetrics, port: number, host: string): Promise<{ server: Server; port: number }> {
+const sendJson = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+/**
+ * `/metrics`, `/healthz` (alive) and `/readyz` (Redis reachable, worker running, not draining) for ingest,
+ * which otherwise serves no HTTP.
+ */
+export async function serveMetrics(m: IngestMetrics, port: number, host: string, ready: () => Promise<boolean> = async () => true): Promise<{ server: Server; port: number }> {
   const server = createServer(async (req, res) => {
-    if (req.url === '/metrics') {
-      res.writeHead(200, { 'content-type': m.registry.contentType });
-      res.end(await m.registry.metrics());
+    if (req.method !== 'GET') {
+      sendJson(res, 405, { error: { code: 'method_not_allowed', message: 'use GET' } });
+    } else if (req.url === '/metrics') {
+      try {
+        const text = await m.registry.metrics();
+        res.writeHead(200, { 'content-type': m.registry.contentType });
+        res.end(text);
+      } catch {
+        sendJson(res, 500, { error: { code: 'internal', message: 'metrics collection failed' } });
+      }
     } else if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"ok":true}');
+    } else if (req.url === '/readyz') {
+      const ok = await ready().catch(() => false);
+      if (ok) sendJson(res, 200, { ok: true });
+      else sendJson(res, 503, { error: { code: 'not_ready', message: 'draining, worker stopped or redis unreachable' } });
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":{"code":"not_found","message":"no such route"}}');

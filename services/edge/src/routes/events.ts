@@ -3,6 +3,7 @@ import { encodeComment, encodeRetry, InvalidCursorError, isSessionId, parseCurso
 import type { Hub } from '../hub.js';
 import { sendError } from '../http-error.js';
 import { replayThenGoLive } from '../replay.js';
+import { requestLog } from '../request-log.js';
 import type { EdgeStats } from '../stats.js';
 import { Subscriber } from '../subscriber.js';
 
@@ -75,7 +76,7 @@ export function eventsHandler(d: EventsDeps) {
       if (sub.closed) return d.hub.detach(topic, sub);
       await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta.seq, d.stats);
     } catch (err) {
-      d.log.warn({ sessionId: id, err }, 'subscriber failed during replay; closing so it resumes');
+      requestLog(res, d.log).warn({ err }, 'subscriber failed during replay; closing so it resumes');
       sub.destroy();
     }
   };

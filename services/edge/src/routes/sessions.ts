@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { isSessionId, newSessionId, parseEvent, type GenerateJob, type Config, type Logger, type SessionStore, type Usage } from '@relaycast/shared';
 import { sendError } from '../http-error.js';
+import { bindSession, requestId } from '../request-log.js';
 
 
 export interface SessionsDeps {
@@ -55,16 +56,19 @@ export function createSessionHandler(d: SessionsDeps) {
     if (body.mock && !route.allowMock) return sendError(res, 400, 'invalid_request', `model ${model} does not accept mock controls`);
 
     const id = newSessionId();
+    const log = bindSession(res, d.log, id);
     await d.store.create(id, { model, createdAt: Date.now() });
+    const reqId = requestId(res);
     const job: GenerateJob = {
       sessionId: id,
       model,
       messages: body.messages,
       params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed },
       ...(body.mock ? { mock: body.mock } : {}),
+      ...(reqId ? { requestId: reqId } : {}),
     };
     await d.queue.add('generate', job, { jobId: id });
-    d.log.info({ sessionId: id, model }, 'session created');
+    log.info({ model }, 'session created');
     const l = links(id);
     res.status(201).location(l.statusUrl).json({ id, ...l });
   };
