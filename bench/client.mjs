@@ -68,6 +68,8 @@ class Conn {
   }
   onFrame(text, start, end, at) {
     if (text.charCodeAt(start) === 58 /* ':' comment */) return;
+    const data = text.indexOf('data: ', start);
+    if (data < 0 || data >= end) return; // `retry:` and other frames without data
     if (text.startsWith('id: ', start)) this.ids.push(Number(text.slice(start + 4, text.indexOf('\n', start))));
     const ev = text.indexOf('event: ', start);
     if (ev >= 0 && ev < end && !text.startsWith('delta', ev + 7)) return;

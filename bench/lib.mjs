@@ -165,11 +165,14 @@ export async function startCluster(masters) {
     const port = await freePort();
     const bus = await freePort();
     mkdirSync(`${dir}/${port}`);
-    track(spawn('redis-server', ['--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `${dir}/${port}/nodes.conf`, '--dir', `${dir}/${port}`, '--save', '', '--appendonly', 'no', '--maxclients', '20000'], { stdio: 'ignore' }));
+    track(spawn('redis-server', ['--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1', '--cluster-config-file', `${dir}/${port}/nodes.conf`, '--dir', `${dir}/${port}`, '--save', '', '--appendonly', 'no', '--maxclients', '20000'], { stdio: 'ignore' }));
     ports.push(port);
   }
   for (const p of ports) await waitForPort(p);
-  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  // `redis-cli --cluster create` wants three masters or more; a one-shard cluster gets every slot directly.
+  const created = masters === 1
+    ? spawnSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'addslotsrange', '0', '16383'], { encoding: 'utf8' })
+    : spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
   if (created.status !== 0) throw new Error(`cluster create failed: ${created.stdout}${created.stderr}`);
   for (const p of ports) {
     for (let i = 0; ; i++) {

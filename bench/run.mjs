@@ -290,6 +290,7 @@ async function manySessions(sessions, perSession) {
  */
 async function shards(masters) {
   const url = await startCluster(masters);
+  console.error(`    cluster of ${masters} up: ${url}`);
   const port = await freePort();
   const edgeChild = await startService('edge', { REDIS_URL: url, REDIS_KEY_PREFIX: prefix, PORT: String(port) }, port);
   const client = createRedis(parseRedisTarget(url), 'bench-publisher');
@@ -305,6 +306,7 @@ async function shards(masters) {
       ss.push({ id, attempt, seq: 0 });
     }
     for (const s of ss) await clients.open(`http://127.0.0.1:${port}/v1/sessions/${s.id}/events`, 2);
+    console.error('    sessions created and subscribed');
     const perSession = size(100, 200);
     const t0 = now();
     // 20 publishers in flight per session at most: pipelined, like ingest with its batching.

@@ -65,3 +65,22 @@ export function createRedis(target: RedisTarget, name: string, o: { subscriber?:
     redisOptions: { connectionName: name, maxRetriesPerRequest: null, ...(target.password ? { password: target.password } : {}) },
   });
 }
+
+/**
+ * Closes connections politely (QUIT) but never waits more than `ms`: a Redis that is down or failing over
+ * must not keep a process from exiting. Whatever has not closed by then is disconnected.
+ */
+export async function closeRedis(clients: RedisClient[], ms = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(clients.map((c) => c.quit())), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+  for (const c of clients) c.disconnect();
+}
+
+/** Resolves when `p` settles or after `ms`, whichever is first; reports which. */
+export async function settleWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  return done;
+}

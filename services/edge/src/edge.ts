@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
-import { createLogger, createRedis, encodeComment, keySpace, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
+import { closeRedis, createLogger, createRedis, settleWithin, encodeComment, keySpace, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
 import { createApp } from './app.js';
 import { Hub } from './hub.js';
 import { createEdgeMetrics } from './metrics.js';
@@ -43,7 +43,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   });
   const stats = new EdgeStats();
   const state = { draining: false };
-  const hub = new Hub(sub, store, cfg.REPLAY_PAGE_SIZE, stats, log);
+  const hub = new Hub(sub, store, cfg.REPLAY_PAGE_SIZE, stats, log, cfg.REPLAY_CACHE_BYTES);
   const metrics = createEdgeMetrics(stats, hub, () => state.draining);
   const onSlow = (s: Subscriber) => {
     stats.slowDisconnects++;
@@ -74,8 +74,8 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
       for (const s of [...hub.subscribers()]) s.end();
       server.closeAllConnections();
       await closed;
-      await queue.close();
-      await Promise.allSettled([redis.quit(), sub.quit(), queueConn.quit()]);
+      await settleWithin(queue.close(), 2_000);
+      await closeRedis([redis, sub, queueConn]);
     })();
     return closing;
   };

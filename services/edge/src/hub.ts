@@ -20,6 +20,7 @@ export class Hub {
     private readonly pageSize: number,
     private readonly stats: EdgeStats,
     private readonly log: Logger,
+    private readonly recentBytes = 262_144,
   ) {
     sub.on('smessage', (channel: string, message: string) => {
       this.byChannel.get(channel)?.onEntries(parseLiveMessage(message));
@@ -51,7 +52,7 @@ export class Hub {
         this.log.warn({ sessionId: topic.sessionId, err }, 'topic catch-up failed; disconnecting its subscribers so they resume');
         topic.disconnectAll();
         this.drop(topic);
-      });
+      }, this.recentBytes);
       const channel = this.store.keys.session(sessionId).live;
       this.topics.set(sessionId, t);
       this.byChannel.set(channel, t);

@@ -16,6 +16,21 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
   const cursor = sub.lastSeq;
   let first = true;
   for (;;) {
+    const cached = topic.recentRun(sub.lastSeq + 1, pageSize);
+    if (cached.length) {
+      first = false;
+      for (const le of cached) {
+        sub.deliver(le);
+        stats.eventsReplayed++;
+        stats.eventsDelivered++;
+        stats.bytesDelivered += le.frame.length;
+        if (sub.closed) return;
+      }
+      if (cached.length === pageSize) await sub.drained();
+      if (sub.closed) return;
+      // Whatever the cache did not hold is read from the stream on the next pass.
+      continue;
+    }
     const page = await store.range(topic.sessionId, sub.lastSeq + 1, pageSize);
     if (sub.closed) return;
     if (first) {
@@ -36,6 +51,7 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
         sub.deliver(gapEntry(sub.lastSeq, e.seq));
       }
       const le = toLiveEntry(e);
+      topic.remember(le);
       sub.deliver(le);
       stats.eventsReplayed++;
       stats.eventsDelivered++;

@@ -17,6 +17,8 @@ export interface LiveEntry {
   seq: number;
   frame: Buffer;
   terminal: boolean;
+  /** A synthetic `gap` notice (not a stream entry; never cached). */
+  gap?: boolean;
 }
 
 /**

@@ -12,7 +12,7 @@ export function toLiveEntry(e: StoredEntry): LiveEntry {
  * from here does not hear about the same hole twice.
  */
 export function gapEntry(after: number, next: number): LiveEntry {
-  return { seq: next - 1, frame: encodeFrame({ id: String(next - 1), event: 'gap', data: JSON.stringify({ requested: String(after), resumedFrom: String(next) }) }), terminal: false };
+  return { seq: next - 1, frame: encodeFrame({ id: String(next - 1), event: 'gap', data: JSON.stringify({ requested: String(after), resumedFrom: String(next) }) }), terminal: false, gap: true };
 }
 
 /**
@@ -31,8 +31,40 @@ export class Topic {
   ready!: Promise<void>;
   private filling = false;
   private backlog: StoredEntry[] = [];
+  /**
+   * Recently seen entries, encoded, by seq (insertion order, byte-bounded). A resume storm (thousands of
+   * clients replaying the same recent events) is served from here: one read and one encoding per entry,
+   * not one per client. Safe because a seq never names two different entries.
+   */
+  private readonly recent = new Map<number, LiveEntry>();
+  private recentBytes = 0;
 
-  constructor(readonly sessionId: string, private readonly store: SessionStore, private readonly pageSize: number, private readonly stats: EdgeStats, private readonly onFillError: (t: Topic, e: unknown) => void) {}
+  constructor(
+    readonly sessionId: string,
+    private readonly store: SessionStore,
+    private readonly pageSize: number,
+    private readonly stats: EdgeStats,
+    private readonly onFillError: (t: Topic, e: unknown) => void,
+    private readonly recentMaxBytes = 262_144,
+  ) {}
+
+  remember(e: LiveEntry): void {
+    if (this.recentMaxBytes === 0 || this.recent.has(e.seq)) return;
+    this.recent.set(e.seq, e);
+    this.recentBytes += e.frame.length;
+    for (const [seq, old] of this.recent) {
+      if (this.recentBytes <= this.recentMaxBytes) break;
+      this.recent.delete(seq);
+      this.recentBytes -= old.frame.length;
+    }
+  }
+
+  /** Cached entries from `seq` on, consecutive, at most `max`. */
+  recentRun(seq: number, max: number): LiveEntry[] {
+    const out: LiveEntry[] = [];
+    for (let e; out.length < max && (e = this.recent.get(seq + out.length)); ) out.push(e);
+    return out;
+  }
 
   get size(): number {
     return this.live.size + this.replaying.size;
@@ -89,6 +121,7 @@ export class Topic {
 
   private dispatch(e: LiveEntry): void {
     this.lastSeq = e.seq;
+    if (!e.gap) this.remember(e);
     this.stats.eventsDelivered += this.live.size;
     this.stats.bytesDelivered += this.live.size * e.frame.length;
     for (const s of this.live) s.deliver(e);

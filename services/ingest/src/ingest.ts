@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import { createLogger, createRedis, keySpace, storeFor, type Config, type GenerateJob, type Logger, type SessionStore } from '@relaycast/shared';
+import { createLogger, createRedis, keySpace, storeFor, type Config, type GenerateJob, type Logger, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
 import { Control } from './control.js';
 import { generate } from './generate.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
@@ -69,12 +69,14 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
       state.draining = true;
       // worker.close() stops fetching and waits for running jobs; past the deadline they are handed back.
       const timer = setTimeout(() => shutdown.abort(), deadlineMs);
-      await worker.close();
+      // Handed-back generations end within moments of the abort; if Redis is unreachable BullMQ cannot
+      // record that, so stop waiting a little after the deadline and force the worker closed.
+      if (!(await settleWithin(worker.close(), deadlineMs + 5_000))) await settleWithin(worker.close(true), 2_000);
       clearTimeout(timer);
       await dispatcher.close();
       await new Promise((r) => metricsServer.server.close(r));
       metricsServer.server.closeAllConnections();
-      await Promise.allSettled([redis.quit(), sub.quit(), workerConn.quit()]);
+      await closeRedis([redis, sub, workerConn]);
     })();
     return closing;
   };
