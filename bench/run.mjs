@@ -165,11 +165,17 @@ async function idle(k) {
   try {
     const s = await relaySession();
     await sleep(500);
+    const heap = async () => {
+      const text = await (await fetch(`${edge.url}/metrics`)).text();
+      return Number(/^relaycast_edge_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN);
+    };
     const before = procStats(edge.child.pid).rss;
+    const heap0 = await heap();
     await clients.open(edge.url + s.path, k);
     await sleep(1000);
     const after = procStats(edge.child.pid).rss;
-    return { connections: k, rssBeforeMB: +(before / 2 ** 20).toFixed(1), rssAfterMB: +(after / 2 ** 20).toFixed(1), kbPerConnection: +((after - before) / k / 1024).toFixed(2) };
+    const heap1 = await heap();
+    return { connections: k, rssBeforeMB: +(before / 2 ** 20).toFixed(1), rssAfterMB: +(after / 2 ** 20).toFixed(1), kbPerConnection: +((after - before) / k / 1024).toFixed(2), jsHeapKbPerConnection: +((heap1 - heap0) / k / 1024).toFixed(2) };
   } finally {
     await clients.close().catch(() => undefined);
     clients.kill();

@@ -8,9 +8,19 @@ const SESSION_PATH = /^\/v1\/sessions\/([^/]+)/;
 // Probes and scrapes arrive every few seconds from every checker; logging each at info drowns the rest.
 const QUIET = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** The request's logger: every line carries its request id and, when the path names one, its session id. */
+/**
+ * The request's logger: every line carries its request id and, when the path names one, its session id.
+ * Made on first use: an SSE request lives for hours and mostly logs nothing, so it should not hold a child
+ * logger the whole time.
+ */
 export function requestLog(res: Response, fallback: Logger): Logger {
-  return (res.locals.log as Logger | undefined) ?? fallback;
+  const made = res.locals.log as Logger | undefined;
+  if (made) return made;
+  const bindings = res.locals.logBindings as Record<string, string> | undefined;
+  if (!bindings) return fallback;
+  const log = fallback.child(bindings);
+  res.locals.log = log;
+  return log;
 }
 
 /** Adds `sessionId` to the request's logger once a handler knows it (a new session). */
@@ -35,7 +45,7 @@ export function requestContext(log: Logger) {
     const reqId = given && REQUEST_ID.test(given) ? given : randomUUID();
     const sid = SESSION_PATH.exec(req.path)?.[1];
     res.locals.reqId = reqId;
-    res.locals.log = log.child(sid && isSessionId(sid) ? { reqId, sessionId: sid } : { reqId });
+    res.locals.logBindings = sid && isSessionId(sid) ? { reqId, sessionId: sid } : { reqId };
     res.setHeader('X-Request-Id', reqId);
     res.once('close', () => {
       // Express sets req.route when a route matched; the raw path could carry anything, so it is not logged.
