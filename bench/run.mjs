@@ -331,6 +331,37 @@ async function shards(masters) {
   }
 }
 
+/**
+ * Picks COALESCE_MS: for each window, an ingest worker streams the mock model through the real path
+ * (edge API -> BullMQ -> ingest -> Redis) at about 1,000, 200 and 50 tokens/s, and we count the events
+ * appended per 1,000 tokens (each one is a Redis round trip and a write to every subscriber).
+ */
+async function coalesce(windowMs) {
+  const prefixC = `co${windowMs}`;
+  const edgePort = await freePort();
+  const e = await startService('edge', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefixC, PORT: String(edgePort) }, edgePort);
+  const w = await startService('ingest', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefixC, MOCK_MODEL_URL: `http://127.0.0.1:${mockPort}`, METRICS_PORT: '0', COALESCE_MS: String(windowMs) });
+  try {
+    const row = { windowMs };
+    for (const [label, intervalMs, tokens] of [['1000/s', 1, size(1000, 2000)], ['200/s', 5, size(400, 1000)], ['50/s', 20, size(100, 250)]]) {
+      const res = await fetch(`http://127.0.0.1:${edgePort}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'coalesce' }], max_tokens: tokens, mock: { intervalMs } }) });
+      const { id } = await res.json();
+      const t0 = now();
+      let st;
+      do {
+        await sleep(50);
+        st = await (await fetch(`http://127.0.0.1:${edgePort}/v1/sessions/${id}`)).json();
+      } while (st.status === 'queued' || st.status === 'running');
+      row[`${label}EventsPer1kTokens`] = Math.round((Number(st.lastEventId) / tokens) * 1000);
+      row[`${label}Ms`] = Math.round(now() - t0);
+    }
+    return row;
+  } finally {
+    e.kill('SIGKILL');
+    w.kill('SIGKILL');
+  }
+}
+
 const run = (name) => !only || only.includes(name);
 try {
   console.error(`Relaycast bench (${setup.mode}) on ${setup.machine.cores} cores, Node ${setup.machine.node}`);
@@ -360,6 +391,7 @@ try {
   if (run('slow')) for (const withSlow of [false, true]) record('slow-consumer', await slowConsumer(size(300, 1000), withSlow));
   if (run('sessions')) record('many-sessions', await manySessions(size(200, 1000), 10));
   if (run('shards')) for (const m of [1, 3]) record('cluster-shards', await shards(m));
+  if (run('coalesce')) for (const w of [0, 5, 10, 20, 50]) record('coalesce-window', await coalesce(w));
 } finally {
   await killAll();
   redis.disconnect();
