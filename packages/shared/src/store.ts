@@ -120,6 +120,14 @@ export class SessionStore {
     return raw.map(toEntry);
   }
 
+  /** Last appended seq of each session, or null where its metadata is gone; one pipelined round trip. */
+  async lastSeqs(ids: readonly string[]): Promise<(number | null)[]> {
+    if (ids.length === 0) return [];
+    // One HGET per session; on a cluster each goes to the shard that owns it.
+    const replies = await Promise.all(ids.map((id) => this.redis.hget(this.keys.session(id).meta, 'seq')));
+    return replies.map((r) => (r === null ? null : Number(r)));
+  }
+
   async streamExists(id: string): Promise<boolean> {
     return (await this.redis.exists(this.keys.session(id).stream)) === 1;
   }

@@ -44,6 +44,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   const stats = new EdgeStats();
   const state = { draining: false };
   const hub = new Hub(sub, store, cfg.REPLAY_PAGE_SIZE, stats, log, cfg.REPLAY_CACHE_BYTES);
+  hub.startChecks(cfg.LIVENESS_CHECK_MS);
   const metrics = createEdgeMetrics(stats, hub, () => state.draining);
   const onSlow = (s: Subscriber) => {
     stats.slowDisconnects++;
@@ -70,6 +71,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     closing ??= (async () => {
       state.draining = true;
       clearInterval(heartbeat);
+      hub.stopChecks();
       const closed = new Promise((r) => server.close(r));
       for (const s of [...hub.subscribers()]) s.end();
       server.closeAllConnections();

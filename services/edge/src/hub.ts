@@ -13,6 +13,8 @@ export class Hub {
   private readonly topics = new Map<string, Topic>();
   private readonly byChannel = new Map<string, Topic>();
   private connectedOnce = false;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private checking = false;
 
   constructor(
     private readonly sub: RedisClient,
@@ -38,6 +40,41 @@ export class Hub {
 
   private catchUpAll(): void {
     for (const t of this.topics.values()) void t.fill();
+  }
+
+  /**
+   * Every `everyMs`, one HGET per session with subscribers here (not per subscriber, not per event): a session
+   * whose metadata vanished is ended with `stream_lost`; one whose last seq is ahead of what this edge
+   * dispatched missed notifications and catches up from the stream.
+   */
+  startChecks(everyMs: number): void {
+    this.checkTimer = setInterval(() => void this.check(), everyMs);
+    this.checkTimer.unref();
+  }
+
+  stopChecks(): void {
+    clearInterval(this.checkTimer);
+  }
+
+  async check(): Promise<void> {
+    if (this.checking || this.topics.size === 0) return;
+    this.checking = true;
+    try {
+      const topics = [...this.topics.values()];
+      const seqs = await this.store.lastSeqs(topics.map((t) => t.sessionId));
+      topics.forEach((t, i) => {
+        const seq = seqs[i];
+        if (seq === null) {
+          this.log.warn({ sessionId: t.sessionId }, 'session vanished from Redis; ending its subscribers with stream_lost');
+          t.lost();
+          this.drop(t);
+        } else if (seq !== undefined && t.lastSeq !== undefined && seq > t.lastSeq) void t.fill();
+      });
+    } catch (err) {
+      this.log.debug({ err }, 'liveness check failed; will retry');
+    } finally {
+      this.checking = false;
+    }
   }
 
   get sessionCount(): number {

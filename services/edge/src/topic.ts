@@ -147,6 +147,21 @@ export class Topic {
     this.replaying.delete(sub);
   }
 
+  /**
+   * The session is gone from Redis (expired, or Redis lost its data): nothing more will ever arrive, and
+   * nothing may be replayed under these ids again. Subscribers get a terminal `error` and their stream ends;
+   * a reconnect then gets 404.
+   */
+  lost(): void {
+    const frame = encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) });
+    for (const s of [...this.live, ...this.replaying]) {
+      s.write(frame);
+      s.end();
+    }
+    this.live.clear();
+    this.replaying.clear();
+  }
+
   /** Ends every subscriber's connection (they resume with Last-Event-ID, here or on another edge). */
   disconnectAll(): void {
     for (const s of [...this.live, ...this.replaying]) s.destroy();
