@@ -65,10 +65,19 @@ export class Hub {
       topics.forEach((t, i) => {
         const seq = seqs[i];
         if (seq === null) {
+          // Ending a stream as lost cannot be undone, and a read in the middle of a failover can miss a
+          // key that is there: only the second miss in a row counts.
+          if (!t.suspectLost) {
+            t.suspectLost = true;
+            return;
+          }
           this.log.warn({ sessionId: t.sessionId }, 'session vanished from Redis; ending its subscribers with stream_lost');
           t.lost();
           this.drop(t);
-        } else if (seq !== undefined && t.lastSeq !== undefined && seq > t.lastSeq) void t.fill();
+          return;
+        }
+        t.suspectLost = false;
+        if (seq !== undefined && t.lastSeq !== undefined && seq > t.lastSeq) void t.fill();
       });
     } catch (err) {
       this.log.debug({ err }, 'liveness check failed; will retry');

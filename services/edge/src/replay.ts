@@ -37,7 +37,8 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
       first = false;
       // Metadata says events exist past the cursor but the stream has none: Redis lost it. Never replay a
       // different stream under old ids; tell the client in-band and end.
-      if (page.length === 0 && knownSeq > cursor) {
+      if (page.length === 0 && knownSeq > cursor && (await confirmedLost(store, topic.sessionId, cursor))) {
+        if (sub.closed) return;
         sub.write(encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) }));
         sub.end();
         return;
@@ -81,4 +82,16 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
     }
     if (joined && topic.promote(sub)) return;
   }
+}
+
+/**
+ * Metadata said events exist past the cursor but the stream returned none. That is final only if it still
+ * holds a moment later: a read during a failover can answer from a node that is not the owner yet.
+ */
+async function confirmedLost(store: SessionStore, sessionId: string, cursor: number): Promise<boolean> {
+  await new Promise((r) => setTimeout(r, 250));
+  const meta = await store.meta(sessionId);
+  if (!meta) return true;
+  if (meta.seq <= cursor) return false;
+  return (await store.range(sessionId, cursor + 1, 1)).length === 0;
 }

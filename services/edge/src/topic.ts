@@ -25,6 +25,8 @@ export function gapEntry(after: number, next: number): LiveEntry {
  */
 export class Topic {
   lastSeq: number | undefined;
+  /** The last liveness check found no metadata; a second miss in a row ends the session as lost. */
+  suspectLost = false;
   readonly live = new Set<Subscriber>();
   readonly replaying = new Set<Subscriber>();
   /** Resolves once the hub's SUBSCRIBE for this session is acknowledged. */
