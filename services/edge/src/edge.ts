@@ -54,6 +54,14 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   const app = createApp({ cfg, store, hub, queue, redis, log, stats, metrics, state, onSlow });
   // requestTimeout covers receiving the request only; an SSE response may stay open for as long as it streams.
   const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, app);
+  // Requests node's parser rejects (bad header bytes such as CR, LF or NUL, oversized headers) get the same
+  // JSON error shape as everything else instead of a bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({ error: { code: tooBig ? 'headers_too_large' : 'bad_request', message: tooBig ? 'request headers too large' : 'malformed HTTP request' } });
+    socket.end(`HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   const heartbeat = setInterval(() => {
     for (const s of hub.subscribers()) s.write(HEARTBEAT);
   }, cfg.HEARTBEAT_MS);
