@@ -34,7 +34,8 @@ COPY --from=build /app/services/ingest/package.json services/ingest/
 COPY --from=build /app/services/ingest/dist services/ingest/dist
 COPY --from=build /app/services/mock-model/package.json services/mock-model/
 COPY --from=build /app/services/mock-model/dist services/mock-model/dist
-COPY scripts/healthcheck.js scripts/
+# create-api-key.js: `docker compose run --rm --no-deps edge node scripts/create-api-key.js --tenant <name>`.
+COPY scripts/healthcheck.js scripts/create-api-key.js scripts/
 USER node
 
 FROM runtime AS mock-model

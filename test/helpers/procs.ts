@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { startRedis, type TestRedis } from './redis.js';
+import { authEnv, createSession, makeKey, type CreatedSession } from './auth.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -60,7 +61,10 @@ export interface ProcCluster {
   workers: Proc[];
   /** An edge that is alive, starting the search at `from`: what a load balancer would pick. */
   aliveEdge(from?: number): Proc;
-  create(body: Record<string, unknown>): Promise<{ id: string; eventsUrl: string; statusUrl: string; cancelUrl: string }>;
+  /** The API key (tenant `test`) every edge accepts and create() sends; `auth` is its fetch header. */
+  apiKey: string;
+  auth: { authorization: string };
+  create(body: Record<string, unknown>): Promise<CreatedSession>;
   close(): Promise<void>;
 }
 
@@ -74,6 +78,7 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
   const mockPort = await freePort();
   const mock = new Proc('mock', 'services/mock-model/dist/main.js', mockPort, mockPort, { MOCK_PORT: String(mockPort) });
   await mock.start();
+  const main = makeKey('test', 'test');
   const env = {
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: prefix,
@@ -84,6 +89,7 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
     UPSTREAM_RETRY_BASE_MS: '20',
     LIVENESS_CHECK_MS: '300',
     DRAIN_WINDOW_MS: '500',
+    ...authEnv([main]),
     ...o.env,
   };
   const edges: Proc[] = [];
@@ -110,11 +116,9 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
       }
       throw new Error('no edge alive');
     },
-    async create(body) {
-      const res = await fetch(`${cluster.aliveEdge().url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { id: string; eventsUrl: string; statusUrl: string; cancelUrl: string };
-    },
+    apiKey: main.key,
+    auth: main.headers,
+    create: (body) => createSession(cluster.aliveEdge().url, main.key, body),
     async close() {
       await Promise.all([...edges, ...workers, mock].map((p) => (p.child && p.alive ? p.kill('SIGKILL') : undefined)));
       await redis.close();

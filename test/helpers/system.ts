@@ -4,6 +4,7 @@ import { startEdge, type Edge } from '../../services/edge/src/index.js';
 import { startIngest, type Ingest } from '../../services/ingest/src/index.js';
 import { startMockModel } from '../../services/mock-model/src/index.js';
 import { startRedis, type TestRedis } from './redis.js';
+import { authEnv, createSession, makeKey, type CreatedSession, type TestKey } from './auth.js';
 
 export interface TestSystem {
   redis: TestRedis;
@@ -11,8 +12,11 @@ export interface TestSystem {
   edges: Edge[];
   ingest: Ingest;
   mockUrl: string;
-  /** POST /v1/sessions on edge `i`, returning the parsed JSON body. */
-  create(body: Record<string, unknown>, edge?: number): Promise<{ id: string; eventsUrl: string; cancelUrl: string; statusUrl: string }>;
+  /** The API key of tenant `test` that create() uses, and `{authorization: 'Bearer <key>'}` for fetch. */
+  apiKey: string;
+  auth: { authorization: string };
+  /** POST /v1/sessions on edge `i` with the system's API key, returning the parsed JSON body. */
+  create(body: Record<string, unknown>, edge?: number): Promise<CreatedSession>;
   close(): Promise<void>;
 }
 
@@ -22,9 +26,10 @@ const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
  * The whole system in this process, over real HTTP and a real Redis: mock model, one ingest worker and
  * `edges` edges, each on its own loopback port. A fresh key prefix isolates it from other suites.
  */
-export async function startSystem(o: { edges?: number; env?: Record<string, string>; redis?: TestRedis; transcriptDir?: string } = {}): Promise<TestSystem> {
+export async function startSystem(o: { edges?: number; env?: Record<string, string>; redis?: TestRedis; transcriptDir?: string; keys?: TestKey[] } = {}): Promise<TestSystem> {
   const redis = o.redis ?? (await startRedis());
   const mock = await startMockModel({ port: 0, ...(o.transcriptDir ? { transcriptDir: o.transcriptDir } : {}) });
+  const main = makeKey('test', 'test');
   const cfg = loadConfig({
     NODE_ENV: 'test',
     REDIS_URL: redis.url,
@@ -35,6 +40,7 @@ export async function startSystem(o: { edges?: number; env?: Record<string, stri
     UPSTREAM_RETRY_BASE_MS: '10',
     LOCK_DURATION_MS: '5000',
     STALLED_INTERVAL_MS: '2000',
+    ...authEnv([main, ...(o.keys ?? [])]),
     ...o.env,
   });
   const ingest = await startIngest(cfg, silent);
@@ -46,11 +52,9 @@ export async function startSystem(o: { edges?: number; env?: Record<string, stri
     edges,
     ingest,
     mockUrl: mock.url,
-    async create(body, edge = 0) {
-      const res = await fetch(`${edges[edge]!.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { id: string; eventsUrl: string; cancelUrl: string; statusUrl: string };
-    },
+    apiKey: main.key,
+    auth: main.headers,
+    create: (body, edge = 0) => createSession(edges[edge]!.url, main.key, body),
     async close() {
       await Promise.allSettled(edges.map((e) => e.close()));
       await ingest.close();

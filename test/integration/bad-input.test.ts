@@ -5,7 +5,7 @@ import { startSystem, type TestSystem } from '../helpers/system.js';
 
 let sys: TestSystem;
 beforeAll(async () => {
-  sys = await startSystem({ edges: 1, env: { MAX_CONNECTIONS: '4', MAX_MESSAGES: '3', UPSTREAM_MAX_ATTEMPTS: '3', UPSTREAM_RETRY_BASE_MS: '5' } });
+  sys = await startSystem({ edges: 1, env: { MAX_CONNECTIONS: '4', MAX_MESSAGES: '3', MAX_MESSAGE_CHARS: '50', UPSTREAM_MAX_ATTEMPTS: '3', UPSTREAM_RETRY_BASE_MS: '5' } });
 });
 afterAll(() => sys?.close());
 
@@ -24,10 +24,23 @@ function raw(request: string): Promise<string> {
 }
 
 describe('bad input gets a clear status and {error: {code, message}}, and the server is unharmed', () => {
+  const post = (body: unknown) => fetch(`${edge()}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', ...sys.auth }, body: JSON.stringify(body) });
+
   it('413 for too many messages', async () => {
-    const res = await fetch(`${edge()}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'x' })) }) });
+    const res = await post({ messages: Array.from({ length: 4 }, () => ({ role: 'user', content: 'x' })) });
     expect(res.status).toBe(413);
     expect((await errorOf(res)).code).toBe('too_many_messages');
+  });
+
+  it('413 for a message longer than MAX_MESSAGE_CHARS, 201 at exactly the limit', async () => {
+    const res = await post({ messages: [{ role: 'user', content: 'x' }, { role: 'user', content: 'y'.repeat(51) }] });
+    expect(res.status).toBe(413);
+    const err = await errorOf(res);
+    expect(err.code).toBe('message_too_large');
+    expect(err.message).toContain('messages.1.content');
+    const fits = await post({ messages: [{ role: 'user', content: 'y'.repeat(50) }], max_tokens: 1 });
+    expect(fits.status).toBe(201);
+    await fetch(`${edge()}${((await fits.json()) as { cancelUrl: string }).cancelUrl}`, { method: 'POST', headers: sys.auth });
   });
 
   it('400 for a Last-Event-ID carrying CR, LF or NUL (query form), and for raw CR/NUL bytes in the header', async () => {
@@ -57,7 +70,7 @@ describe('bad input gets a clear status and {error: {code, message}}, and the se
       expect((await errorOf(over)).code).toBe('edge_full');
     } finally {
       for (const ac of streams) ac.abort();
-      await fetch(`${edge()}${s.cancelUrl}`, { method: 'POST' });
+      await fetch(`${edge()}${s.cancelUrl}`, { method: 'POST', headers: sys.auth });
     }
   });
 

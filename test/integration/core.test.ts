@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 import { readSse, type ReceivedEvent } from '../helpers/sse.js';
+import { mintToken } from '../helpers/auth.js';
 
 let sys: TestSystem;
 beforeAll(async () => {
@@ -32,7 +33,7 @@ describe('one session, many subscribers', () => {
       expect(ids(r.events)).toEqual(r.events.map((_, i) => i + 1));
       expect(r.raw).toBe(results[0]!.raw);
     }
-    const status = (await (await fetch(edge() + s.statusUrl)).json()) as { text: string; status: string; lastEventId: string };
+    const status = (await (await fetch(edge() + s.statusUrl, { headers: sys.auth })).json()) as { text: string; status: string; lastEventId: string };
     expect(status.status).toBe('done');
     expect(textOf(results[0]!.events)).toBe(status.text);
     expect(status.text.length).toBeGreaterThan(0);
@@ -150,27 +151,27 @@ describe('cancel', () => {
       onEvent: (e) => {
         if (e.event === 'delta' && e.id === '3') {
           cancelAt = Date.now();
-          void fetch(edge(1) + s.cancelUrl, { method: 'POST' }).then((res) => expect(res.status).toBe(202));
+          void fetch(edge(1) + s.cancelUrl, { method: 'POST', headers: sys.auth }).then((res) => expect(res.status).toBe(202));
         }
       },
     });
     expect(r.events.at(-1)!.event).toBe('cancelled');
     expect(Date.now() - cancelAt).toBeLessThan(1000);
     expect(r.events.filter((e) => e.event === 'delta').length).toBeLessThan(100);
-    const status = (await (await fetch(edge() + s.statusUrl)).json()) as { status: string };
+    const status = (await (await fetch(edge() + s.statusUrl, { headers: sys.auth })).json()) as { status: string };
     expect(status.status).toBe('cancelled');
   });
 
   it('cancel of an ended session is accepted and changes nothing', async () => {
     const { s, full } = await finished(ask({ max_tokens: 3 }));
-    const res = await fetch(edge() + s.cancelUrl, { method: 'POST' });
+    const res = await fetch(edge() + s.cancelUrl, { method: 'POST', headers: sys.auth });
     expect(res.status).toBe(202);
     expect((await readSse(edge(), s.eventsUrl)).events).toEqual(full.events);
   });
 });
 
 describe('bad requests', () => {
-  const post = (body: string, type = 'application/json') => fetch(edge() + '/v1/sessions', { method: 'POST', headers: { 'content-type': type }, body });
+  const post = (body: string, type = 'application/json') => fetch(edge() + '/v1/sessions', { method: 'POST', headers: { 'content-type': type, ...sys.auth }, body });
   const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
 
   it('400 for malformed JSON, wrong types and unknown models, with {error: {code, message}}', async () => {
@@ -205,14 +206,15 @@ describe('bad requests', () => {
     }
   });
 
-  it('404 for unknown sessions and ids with path tricks', async () => {
+  it('404 for unknown sessions and ids with path tricks (to an authenticated caller)', async () => {
     for (const id of ['AAAAAAAAAAAAAAAAAAAAAA', 'nope', '..%2F..%2Fetc', '%00']) {
-      for (const path of [`/v1/sessions/${id}/events`, `/v1/sessions/${id}`]) {
-        const res = await fetch(edge() + path);
+      // A correctly signed token for an id no session has: authentication passes, the session is missing.
+      for (const path of [`/v1/sessions/${id}/events?token=${mintToken(id)}`, `/v1/sessions/${id}`]) {
+        const res = await fetch(edge() + path, { headers: path.includes('?') ? {} : sys.auth });
         expect(res.status, path).toBe(404);
         expect((await errorOf(res)).code).toBe('session_not_found');
       }
-      expect((await fetch(`${edge()}/v1/sessions/${id}/cancel`, { method: 'POST' })).status).toBe(404);
+      expect((await fetch(`${edge()}/v1/sessions/${id}/cancel`, { method: 'POST', headers: sys.auth })).status).toBe(404);
     }
   });
 

@@ -12,6 +12,7 @@ import { scrape, sample } from '../helpers/metrics.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { readSse, type ReceivedEvent } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
+import { authEnv, makeKey } from '../helpers/auth.js';
 
 let redis: TestRedis;
 let sys: TestSystem;
@@ -79,9 +80,9 @@ describe('edge /metrics', () => {
   it('counts responses by route pattern and status class, never by raw path', async () => {
     const before = await edgeMetrics();
     const count = (text: string, route: string, status: string) => sample(text, 'relaycast_edge_http_responses_total', { route, status }) ?? 0;
-    for (const path of ['/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA', '/v1/sessions/BBBBBBBBBBBBBBBBBBBBBB']) await (await fetch(sys.edges[0]!.url + path)).body?.cancel();
+    for (const path of ['/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA', '/v1/sessions/BBBBBBBBBBBBBBBBBBBBBB']) await (await fetch(sys.edges[0]!.url + path, { headers: sys.auth })).body?.cancel();
     await (await fetch(`${sys.edges[0]!.url}/no/such/route`)).body?.cancel();
-    await (await fetch(`${sys.edges[0]!.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })).body?.cancel();
+    await (await fetch(`${sys.edges[0]!.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', ...sys.auth }, body: '{' })).body?.cancel();
     const after = await edgeMetrics();
     expect(count(after, 'GET /v1/sessions/:id', '4xx') - count(before, 'GET /v1/sessions/:id', '4xx')).toBe(2);
     expect(count(after, 'GET unmatched', '4xx') - count(before, 'GET unmatched', '4xx')).toBe(1);
@@ -127,7 +128,7 @@ describe('ingest /metrics', () => {
   it('shows a running generation as active until it ends', async () => {
     const s = await sys.create(ask({ max_tokens: 3, mock: { firstTokenMs: 600_000 } }));
     await waitFor(async () => sample(await ingestMetrics(), 'relaycast_ingest_active_generations') === 1, 'one active generation');
-    expect((await fetch(sys.edges[0]!.url + s.cancelUrl, { method: 'POST' })).status).toBe(202);
+    expect((await fetch(sys.edges[0]!.url + s.cancelUrl, { method: 'POST', headers: sys.auth })).status).toBe(202);
     await waitFor(async () => sample(await ingestMetrics(), 'relaycast_ingest_active_generations') === 0, 'no active generation');
     expect(ended(await ingestMetrics(), 'cancelled')).toBeGreaterThanOrEqual(1);
   });
@@ -200,7 +201,8 @@ describe('structured logs', () => {
   let edge: Edge;
   let ingest: Ingest;
   let mock: MockModel;
-  const secrets = ['sk-upstream-secret-123', 'edge-bearer-secret-456', 'cookie-secret-789'];
+  const key = makeKey('obs', 'obs');
+  const secrets = ['sk-upstream-secret-123', key.key, 'cookie-secret-789'];
 
   beforeAll(async () => {
     lines = [];
@@ -220,6 +222,7 @@ describe('structured logs', () => {
       METRICS_PORT: '0',
       LOG_LEVEL: 'debug',
       ROUTES_JSON: JSON.stringify({ mock: { provider: 'openai', baseUrl: mock.url, model: 'mock-1', allowMock: true, apiKeyEnv: 'RC_TEST_UPSTREAM_KEY' } }),
+      ...authEnv([key]),
     });
     ingest = await startIngest(cfg, createLogger('ingest', cfg.LOG_LEVEL, sink));
     edge = await startEdge(cfg, createLogger('edge', cfg.LOG_LEVEL, sink));
@@ -235,17 +238,18 @@ describe('structured logs', () => {
     const started = lines.length;
     const res = await fetch(`${edge.url}/v1/sessions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': 'req-obs-1', authorization: `Bearer ${secrets[1]}`, cookie: `sid=${secrets[2]}` },
+      headers: { 'content-type': 'application/json', 'x-request-id': 'req-obs-1', ...key.headers, cookie: `sid=${secrets[2]}` },
       body: JSON.stringify(ask({ max_tokens: 3 })),
     });
     expect(res.status).toBe(201);
     expect(res.headers.get('x-request-id')).toBe('req-obs-1');
-    const s = (await res.json()) as { id: string; eventsUrl: string; statusUrl: string };
+    const s = (await res.json()) as { id: string; eventsUrl: string; statusUrl: string; token: string };
+    secrets.push(s.token);
     const r = await readSse(edge.url, s.eventsUrl);
     expect(r.events.at(-1)!.event).toBe('done');
-    await (await fetch(edge.url + s.statusUrl, { headers: { 'x-request-id': 'req-obs-3' } })).body?.cancel();
+    await (await fetch(edge.url + s.statusUrl, { headers: { 'x-request-id': 'req-obs-3', ...key.headers } })).body?.cancel();
     // A fault, so the upstream request that carried the API key fails and is logged about.
-    const failed = await fetch(`${edge.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-obs-4' }, body: JSON.stringify(ask({ mock: { fault: 'drop:1' } })) });
+    const failed = await fetch(`${edge.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-obs-4', ...key.headers }, body: JSON.stringify(ask({ mock: { fault: 'drop:1' } })) });
     const f = (await failed.json()) as { id: string; eventsUrl: string };
     await readSse(edge.url, f.eventsUrl);
     await waitFor(() => lines.some((l) => l.service === 'ingest' && l.sessionId === f.id && l.msg === 'generation ended'), 'ingest to log the failed generation');

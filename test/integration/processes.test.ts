@@ -79,7 +79,7 @@ describe('real processes: edges, workers and Redis killed mid-stream', () => {
 
   it('edges SIGKILLed at 10 positions (one during a late joiner\'s replay): every client ends byte-identical to a fault-free read', async () => {
     const s = await c.create({ messages: [{ role: 'user', content: 'kill the edges' }], seed: 3, max_tokens: 1500, mock: { intervalMs: 10 } });
-    const running = async () => ((await (await fetch(c.aliveEdge().url + s.statusUrl)).json()) as { status: string }).status === 'running';
+    const running = async () => ((await (await fetch(c.aliveEdge().url + s.statusUrl, { headers: c.auth })).json()) as { status: string }).status === 'running';
     const clients: Promise<ReceivedEvent[]>[] = [rawFollower(c, s.eventsUrl), rawFollower(c, s.eventsUrl), browserLike(c, s.eventsUrl)];
     let kills = 0;
     for (let i = 0; kills < 10; i++) {
@@ -115,7 +115,7 @@ describe('real processes: edges, workers and Redis killed mid-stream', () => {
       }
       return victim !== undefined;
     }, 10_000, 'a worker to run the session');
-    await waitFor(async () => Number(((await (await fetch(c.aliveEdge().url + s.statusUrl)).json()) as { lastEventId: string }).lastEventId) >= 20, 10_000, '20 events');
+    await waitFor(async () => Number(((await (await fetch(c.aliveEdge().url + s.statusUrl, { headers: c.auth })).json()) as { lastEventId: string }).lastEventId) >= 20, 10_000, '20 events');
     await victim!.kill('SIGKILL');
     const events = await follower;
     const reset = events.find((e) => e.event === 'reset');
@@ -131,7 +131,7 @@ describe('real processes: edges, workers and Redis killed mid-stream', () => {
     const prompt = 'restart redis';
     const s = await c.create({ messages: [{ role: 'user', content: prompt }], seed: 8, max_tokens: 300, mock: { intervalMs: 10 } });
     const followers = [rawFollower(c, s.eventsUrl), browserLike(c, s.eventsUrl)];
-    await waitFor(async () => Number(((await (await fetch(c.aliveEdge().url + s.statusUrl)).json()) as { lastEventId: string }).lastEventId) >= 30, 10_000, '30 events');
+    await waitFor(async () => Number(((await (await fetch(c.aliveEdge().url + s.statusUrl, { headers: c.auth })).json()) as { lastEventId: string }).lastEventId) >= 30, 10_000, '30 events');
     await c.redis.stop();
     await new Promise((r) => setTimeout(r, 300));
     await c.redis.restart();
@@ -156,6 +156,6 @@ describe('real processes: edges, workers and Redis killed mid-stream', () => {
     expect(res.events.at(-1)).toMatchObject({ event: 'error' });
     expect(JSON.parse(res.events.at(-1)!.data).code).toBe('stream_lost');
     expect((await fetch(c.edges[1]!.url + s.eventsUrl)).status).toBe(404);
-    expect((await fetch(c.edges[1]!.url + s.statusUrl)).status).toBe(404);
+    expect((await fetch(c.edges[1]!.url + s.statusUrl, { headers: c.auth })).status).toBe(404);
   }, 60_000);
 });

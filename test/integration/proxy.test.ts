@@ -38,9 +38,9 @@ const ids = (events: ReceivedEvent[]) => events.map((e) => Number(e.id));
 const isTerminal = (e: ReceivedEvent) => e.event === 'done' || e.event === 'error' || e.event === 'cancelled';
 
 async function createVia(base: string, body: Record<string, unknown>) {
-  const res = await fetch(`${base}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', ...sys.auth }, body: JSON.stringify(body) });
   expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; eventsUrl: string; cancelUrl: string };
+  return (await res.json()) as { id: string; eventsUrl: string; cancelUrl: string; token: string };
 }
 
 /** Response headers of a GET, without reading the body. */
@@ -109,7 +109,7 @@ describe('nginx in front of the edges (deploy/nginx.conf, real binary)', () => {
     }
     try {
       for (let i = 0; i < 20; i++) {
-        const res = await fetch(`${lb.url}/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA`);
+        const res = await fetch(`${lb.url}/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA`, { headers: sys.auth });
         expect(res.status).toBe(404);
         await res.body?.cancel();
       }
@@ -125,7 +125,7 @@ describe('nginx in front of the edges (deploy/nginx.conf, real binary)', () => {
   });
 
   it('gives every request an id that the response, the access log and the edge share', async () => {
-    const res = await fetch(`${lb.url}/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA`);
+    const res = await fetch(`${lb.url}/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA`, { headers: sys.auth });
     await res.body?.cancel();
     const id = res.headers.get('x-request-id');
     expect(id).toMatch(/^[0-9a-f]{32}$/);
@@ -162,7 +162,7 @@ describe('nginx in front of the edges (deploy/nginx.conf, real binary)', () => {
 
       // The heartbeating stream is still open a full timeout later (twice the timeout in all)...
       await waitFor(() => performance.now() - opened > 2 * READ_TIMEOUT_S * 1000 + HEARTBEAT_MS, 'twice the read timeout', 20_000);
-      const cancel = await fetch(lb.url + s.cancelUrl, { method: 'POST' });
+      const cancel = await fetch(lb.url + s.cancelUrl, { method: 'POST', headers: sys.auth });
       expect(cancel.status).toBe(202);
       // ...and still delivers: the cancel arrives on the same connection, which the edge then ends cleanly.
       const r = await survivor;
@@ -172,6 +172,40 @@ describe('nginx in front of the edges (deploy/nginx.conf, real binary)', () => {
     } finally {
       await lbQuiet.stop();
       await quiet.close();
+    }
+  });
+
+  it('keeps subscribe tokens out of the access log (it logs the path without the query)', async () => {
+    const s = await createVia(lb.url, ask({ max_tokens: 3 }));
+    const r = await readSse(lb.url, s.eventsUrl);
+    expect(r.events.at(-1)!.event).toBe('done');
+    const path = `/v1/sessions/${s.id}/events`;
+    await waitFor(() => lb.accessLog().some((l) => l.path === path), 'the stream in the access log');
+    const log = JSON.stringify(lb.accessLog());
+    expect(log).not.toContain(s.token);
+    expect(log).not.toContain(s.token.split('.')[2]!);
+    expect(log).not.toContain(sys.apiKey);
+  });
+
+  it("passes the address it saw as X-Forwarded-For, replacing the client's: behind it, a forged one changes nothing", async () => {
+    const edge = await startEdge({ ...sys.cfg, PORT: 0, TRUST_PROXY: 'loopback', trustProxy: ['loopback'], MAX_CONNECTIONS_PER_IP: 1 }, silent);
+    const lbOne = await startNginx({ upstreams: [`127.0.0.1:${edge.port}`] });
+    try {
+      const s = await createVia(lbOne.url, ask({ mock: { firstTokenMs: 600_000 } }));
+      const held = new AbortController();
+      const first = await fetch(lbOne.url + s.eventsUrl, { headers: { 'x-forwarded-for': '192.0.2.1' }, signal: held.signal });
+      expect(first.status).toBe(200);
+      try {
+        const second = await fetch(lbOne.url + s.eventsUrl, { headers: { 'x-forwarded-for': '192.0.2.2' } });
+        expect(second.status).toBe(429);
+        expect(((await second.json()) as { error: { message: string } }).error.message).toBe('too many event streams from this address');
+      } finally {
+        held.abort();
+        await fetch(lbOne.url + s.cancelUrl, { method: 'POST', headers: sys.auth });
+      }
+    } finally {
+      await lbOne.stop();
+      await edge.close();
     }
   });
 

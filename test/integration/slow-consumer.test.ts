@@ -5,6 +5,7 @@ import { createParser } from 'eventsource-parser';
 import { SessionStore, keySpace, newSessionId } from '@relaycast/shared';
 import { readSse } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
+import { mintToken } from '../helpers/auth.js';
 
 let sys: TestSystem;
 let redis: Redis;
@@ -22,10 +23,10 @@ afterAll(async () => {
 describe('slow consumer', () => {
   it('a subscriber that stops reading is disconnected once its queue passes the byte bound, others are unaffected, and it resumes exactly', async () => {
     const id = newSessionId();
-    await store.create(id, { model: 'm', createdAt: Date.now() });
+    await store.create(id, { model: 'm', createdAt: Date.now(), tenant: 'test' });
     const { attempt } = await store.begin(id);
     const edge = sys.edges[0]!;
-    const path = `/v1/sessions/${id}/events`;
+    const path = `/v1/sessions/${id}/events?token=${mintToken(id)}`;
 
     // A raw client that reads nothing after the request: the kernel buffers fill, then the edge's queue.
     const slow = connect(edge.port, '127.0.0.1');

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { apiKeysSchema, type ApiKeyEntry } from './api-keys.js';
 import { ConfigError } from './errors.js';
 import { parseRedisTarget, type RedisTarget } from './redis.js';
 import { routesSchema, type Routes } from './routes.js';
@@ -42,7 +44,18 @@ export const DEFAULTS = {
   DRAIN_WINDOW_MS: 10_000,
   INGEST_DRAIN_MS: 30_000,
   METRICS_PORT: 9091,
+  TOKEN_TTL_SECONDS: 900,
+  SESSIONS_PER_MINUTE_PER_KEY: 120,
+  MAX_RUNNING_PER_KEY: 32,
+  MAX_CONNECTIONS_PER_IP: 256,
+  MAX_CONNECTIONS_PER_SESSION: 1_000,
+  EDGE_LEASE_MS: 15_000,
 } as const;
+
+/** `openssl rand -base64 32` prints 44 characters; anything shorter than 32 is too guessable to sign with. */
+export const MIN_TOKEN_SECRET_CHARS = 32;
+/** Names express's trust-proxy setting understands besides addresses and CIDR ranges. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
@@ -87,12 +100,51 @@ const envSchema = z.object({
   INGEST_DRAIN_MS: int(0, 3_600_000).default(DEFAULTS.INGEST_DRAIN_MS),
   METRICS_PORT: int(0, 65535).default(DEFAULTS.METRICS_PORT),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.LOG_LEVEL),
+  TOKEN_SECRET: z.string().min(MIN_TOKEN_SECRET_CHARS, `at least ${MIN_TOKEN_SECRET_CHARS} characters (openssl rand -base64 32)`).optional(),
+  TOKEN_SECRET_PREVIOUS: z.string().min(MIN_TOKEN_SECRET_CHARS, `at least ${MIN_TOKEN_SECRET_CHARS} characters`).optional(),
+  TOKEN_TTL_SECONDS: int(1, 86_400).default(DEFAULTS.TOKEN_TTL_SECONDS),
+  API_KEYS: z.string().optional(),
+  API_KEYS_FILE: z.string().optional(),
+  SESSIONS_PER_MINUTE_PER_KEY: int(1).default(DEFAULTS.SESSIONS_PER_MINUTE_PER_KEY),
+  MAX_RUNNING_PER_KEY: int(1).default(DEFAULTS.MAX_RUNNING_PER_KEY),
+  MAX_CONNECTIONS_PER_IP: int(1).default(DEFAULTS.MAX_CONNECTIONS_PER_IP),
+  MAX_CONNECTIONS_PER_SESSION: int(1).default(DEFAULTS.MAX_CONNECTIONS_PER_SESSION),
+  EDGE_LEASE_MS: int(300, 600_000).default(DEFAULTS.EDGE_LEASE_MS),
+  CORS_ORIGINS: z
+    .string()
+    .refine((v) => list(v).every((o) => /^https?:\/\/[^/\s,*]+$/.test(o)), 'comma-separated origins such as https://app.example.com (scheme and host, no path, no wildcard)')
+    .optional(),
+  TRUST_PROXY: z
+    .string()
+    .refine((v) => /^\d{1,2}$/.test(v) || list(v).every((e) => PROXY_NAMES.has(e) || isAddressOrRange(e)), 'a hop count (1) or addresses/CIDR ranges/loopback/linklocal/uniquelocal, comma-separated')
+    .optional(),
 });
+
+function list(v: string): string[] {
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function isAddressOrRange(e: string): boolean {
+  const [addr, bits, ...rest] = e.split('/');
+  if (rest.length || !addr || !isIP(addr)) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (isIP(addr) === 4 ? 32 : 128));
+}
 
 /** Every variable the config reads (for checks that deployment files and docs list them all). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
-export type Config = Readonly<z.infer<typeof envSchema> & { routes: Routes; redis: RedisTarget }>;
+export type Config = Readonly<
+  z.infer<typeof envSchema> & {
+    routes: Routes;
+    redis: RedisTarget;
+    /** Parsed API_KEYS / API_KEYS_FILE (empty when neither is set). */
+    apiKeys: readonly ApiKeyEntry[];
+    /** Parsed CORS_ORIGINS: exact origins allowed to call the API from a browser (none by default). */
+    corsOrigins: readonly string[];
+    /** Parsed TRUST_PROXY for express: false (the socket's address is the client), a hop count, or a list. */
+    trustProxy: false | number | string[];
+  }
+>;
 
 /**
  * Parses the environment once. Throws a {@link ConfigError} naming the first bad variable, so a typo in
@@ -108,7 +160,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cfg = parsed.data;
   const routes = loadRoutes(cfg);
   if (!routes[cfg.DEFAULT_MODEL]) throw new ConfigError('DEFAULT_MODEL', `no route named ${JSON.stringify(cfg.DEFAULT_MODEL)}`);
-  return Object.freeze({ ...cfg, routes, redis: parseRedisTarget(cfg.REDIS_URL, cfg.REDIS_CLUSTER_NODES) });
+  const apiKeys = loadApiKeys(cfg, routes);
+  const trustProxy = cfg.TRUST_PROXY === undefined ? false : /^\d+$/.test(cfg.TRUST_PROXY) ? Number(cfg.TRUST_PROXY) : list(cfg.TRUST_PROXY);
+  return Object.freeze({ ...cfg, routes, redis: parseRedisTarget(cfg.REDIS_URL, cfg.REDIS_CLUSTER_NODES), apiKeys, corsOrigins: list(cfg.CORS_ORIGINS ?? ''), trustProxy });
+}
+
+/** API keys are listed by hash only: the config never holds a usable key (see api-keys.ts). */
+function loadApiKeys(cfg: z.infer<typeof envSchema>, routes: Routes): ApiKeyEntry[] {
+  if (cfg.API_KEYS === undefined && cfg.API_KEYS_FILE === undefined) return [];
+  const source = cfg.API_KEYS !== undefined ? 'API_KEYS' : 'API_KEYS_FILE';
+  let raw: unknown;
+  try {
+    raw = JSON.parse(cfg.API_KEYS ?? readFileSync(cfg.API_KEYS_FILE!, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(source, `cannot read API keys: ${(e as Error).message}`);
+  }
+  const keys = apiKeysSchema.safeParse(raw);
+  if (!keys.success) {
+    const issue = keys.error.issues[0]!;
+    throw new ConfigError(source, `key ${issue.path.join('.')}: ${issue.message}`);
+  }
+  for (const k of keys.data) {
+    const unknown = k.models.find((m) => m !== '*' && !routes[m]);
+    if (unknown) throw new ConfigError(source, `key ${k.id}: no route named ${JSON.stringify(unknown)}`);
+  }
+  return keys.data;
 }
 
 function loadRoutes(cfg: z.infer<typeof envSchema>): Routes {
@@ -127,6 +203,10 @@ function loadRoutes(cfg: z.infer<typeof envSchema>): Routes {
   if (!routes.success) {
     const issue = routes.error.issues[0]!;
     throw new ConfigError(source, `route ${issue.path.join('.')}: ${issue.message}`);
+  }
+  // A route sends the variable it names to its upstream: it must never name one of Relaycast's own.
+  for (const [name, route] of Object.entries(routes.data)) {
+    if (route.apiKeyEnv && Object.hasOwn(envSchema.shape, route.apiKeyEnv)) throw new ConfigError(source, `route ${name}: apiKeyEnv may not name Relaycast's own ${route.apiKeyEnv}`);
   }
   return routes.data;
 }

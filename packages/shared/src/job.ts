@@ -8,4 +8,6 @@ export interface GenerateJob {
   mock?: { intervalMs?: number | undefined; firstTokenMs?: number | undefined; fault?: string | undefined; transcript?: string | undefined };
   /** The X-Request-Id of the request that created the session, so ingest's log lines can be joined to it. */
   requestId?: string;
+  /** Id of the API key that created the session: its running slot is released when the session ends. */
+  keyId?: string;
 }

@@ -13,9 +13,27 @@ export interface SessionKeys {
   control: string;
 }
 
+/**
+ * Keys of the limits shared by every edge (limits.ts). Each script touches keys of one hash tag only: a
+ * key's two keys share `{key id}`; a session's connection count shares the session's own `{id}`.
+ */
+export interface LimitKeys {
+  /** Sorted set: sessions created by an API key in the last minute (score: ms). */
+  created(keyId: string): string;
+  /** Sorted set: the key's sessions that have not ended (score: lease expiry, ms). */
+  running(keyId: string): string;
+  /** Hash: open SSE connections from one client address, counted per edge. */
+  ipConnections(ip: string): string;
+  /** Hash: open SSE connections to one session, counted per edge. */
+  sessionConnections(sessionId: string): string;
+  /** Sorted set: live edges (score: last heartbeat, ms). */
+  readonly edges: string;
+}
+
 export interface KeySpace {
   readonly prefix: string;
   session(id: string): SessionKeys;
+  readonly limits: LimitKeys;
   /** BullMQ queue prefix; hash-tagged so every queue key lands in one slot, as BullMQ requires on a cluster. */
   readonly queuePrefix: string;
   readonly queueName: string;
@@ -28,6 +46,13 @@ export function keySpace(prefix: string): KeySpace {
     session(id) {
       const base = `${prefix}:s:{${id}}`;
       return { stream: `${base}:events`, meta: `${base}:meta`, live: `${base}:live`, control: `${base}:control` };
+    },
+    limits: {
+      created: (keyId) => `${prefix}:key:{${keyId}}:created`,
+      running: (keyId) => `${prefix}:key:{${keyId}}:running`,
+      ipConnections: (ip) => `${prefix}:ip:{${ip}}:conns`,
+      sessionConnections: (id) => `${prefix}:s:{${id}}:conns`,
+      edges: `${prefix}:edges`,
     },
     queuePrefix: `{${prefix}:q}`,
     queueName: 'generate',

@@ -4,7 +4,8 @@ export type { Logger };
 
 /**
  * JSON logs on stdout (or `destination`); the level comes from config. Secrets are redacted by path, not by
- * hope, and request logs never include headers or bodies in the first place.
+ * hope, and request logs never include headers, query strings or bodies in the first place (they carry
+ * API keys and subscribe tokens).
  */
 export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
   const options = {
@@ -19,9 +20,19 @@ export function createLogger(service: string, level: string, destination?: Desti
         'headers.cookie',
         '*.headers.authorization',
         'authorization',
+        '*.authorization',
         'token',
+        '*.token',
         'apiKey',
         '*.apiKey',
+        'query',
+        '*.query',
+        'tokenSecret',
+        '*.tokenSecret',
+        'TOKEN_SECRET',
+        '*.TOKEN_SECRET',
+        'TOKEN_SECRET_PREVIOUS',
+        '*.TOKEN_SECRET_PREVIOUS',
       ],
       censor: '[redacted]',
     },

@@ -27,6 +27,9 @@ export interface SessionMeta {
   terminal?: number;
   attempt: number;
   cancelRequested?: string;
+  /** Owner of the session: the tenant of the API key that created it, and that key's id. */
+  tenant?: string;
+  keyId?: string;
 }
 
 /** One stored event: its sequence number and the two strings that travel on the wire. */
@@ -56,9 +59,10 @@ export class SessionStore {
     this.redis = redis as RedisClient & ScriptCommands;
   }
 
-  async create(id: string, fields: { model: string; createdAt: number }): Promise<void> {
+  async create(id: string, fields: { model: string; createdAt: number; tenant?: string; keyId?: string }): Promise<void> {
     const k = this.keys.session(id);
-    await this.redis.multi().hset(k.meta, { status: 'queued', model: fields.model, createdAt: fields.createdAt, seq: 0, attempt: 0 }).expire(k.meta, this.opts.openTtlSeconds).exec();
+    const owner = { ...(fields.tenant !== undefined ? { tenant: fields.tenant } : {}), ...(fields.keyId !== undefined ? { keyId: fields.keyId } : {}) };
+    await this.redis.multi().hset(k.meta, { status: 'queued', model: fields.model, createdAt: fields.createdAt, seq: 0, attempt: 0, ...owner }).expire(k.meta, this.opts.openTtlSeconds).exec();
   }
 
   async meta(id: string): Promise<SessionMeta | undefined> {
@@ -74,6 +78,8 @@ export class SessionStore {
       ...(h.terminal ? { terminal: Number(h.terminal) } : {}),
       attempt: Number(h.attempt ?? 0),
       ...(h.cancelRequested ? { cancelRequested: h.cancelRequested } : {}),
+      ...(h.tenant !== undefined ? { tenant: h.tenant } : {}),
+      ...(h.keyId !== undefined ? { keyId: h.keyId } : {}),
     };
   }
 

@@ -1,13 +1,17 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
-import type { Config, GenerateJob, Logger, RedisClient, SessionStore } from '@relaycast/shared';
+import type { Config, GenerateJob, Limiter, Logger, RedisClient, SessionStore } from '@relaycast/shared';
+import { requireApiKey, type EdgeAuth } from './auth.js';
+import type { ConnectionLimits } from './connection-limits.js';
+import { cors } from './cors.js';
 import type { Hub } from './hub.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { EdgeStats } from './stats.js';
 import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
-import { cancelHandler, createSessionHandler, statusHandler } from './routes/sessions.js';
+import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } from './routes/sessions.js';
+import { securityHeaders } from './security-headers.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface AppDeps {
@@ -22,6 +26,9 @@ export interface AppDeps {
   /** Shared with the drain: while true, readiness fails and new work is refused. */
   state: { draining: boolean };
   onSlow(sub: Subscriber): void;
+  auth: EdgeAuth;
+  limiter: Limiter;
+  connections: ConnectionLimits;
 }
 
 /** Express 5 forwards rejected promises to the error handler, so handlers can simply be async. */
@@ -29,9 +36,14 @@ export function createApp(d: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Who the client is for the per-address limit: the socket's peer, unless that peer is a proxy the
+  // operator named (TRUST_PROXY), whose X-Forwarded-For is then believed. Never trusted by default.
+  app.set('trust proxy', d.cfg.trustProxy);
 
+  app.use(securityHeaders);
   app.use(requestContext(d.log));
   app.use(d.metrics.httpCounter);
+  app.use(cors(d.cfg.corsOrigins));
   app.get('/metrics', async (_req, res) => {
     res.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
   });
@@ -56,7 +68,11 @@ export function createApp(d: AppDeps): express.Express {
   });
 
   const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
-  app.post('/v1/sessions', json, createSessionHandler(d));
+  const apiKey = requireApiKey(d.auth);
+  // The key is checked before the body is read: an anonymous caller cannot make the edge parse 256 KiB.
+  app.post('/v1/sessions', apiKey, json, createSessionHandler(d));
+  app.post('/v1/sessions/:id/token', apiKey, mintTokenHandler(d));
+  // These authenticate inside: they accept a session's token as well as (status, cancel) an API key.
   app.get('/v1/sessions/:id/events', eventsHandler(d));
   app.post('/v1/sessions/:id/cancel', cancelHandler(d));
   app.get('/v1/sessions/:id', statusHandler(d));
@@ -65,6 +81,7 @@ export function createApp(d: AppDeps): express.Express {
     [/^\/v1\/sessions$/, 'POST'],
     [/^\/v1\/sessions\/[^/]+\/events$/, 'GET'],
     [/^\/v1\/sessions\/[^/]+\/cancel$/, 'POST'],
+    [/^\/v1\/sessions\/[^/]+\/token$/, 'POST'],
     [/^\/v1\/sessions\/[^/]+$/, 'GET'],
   ];
   app.use((req, res) => {

@@ -1,12 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
-import { closeRedis, createLogger, createRedis, settleWithin, encodeComment, keySpace, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
+import { closeRedis, createLogger, createRedis, settleWithin, encodeComment, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
 import { createApp } from './app.js';
+import { EdgeAuth } from './auth.js';
+import { ConnectionLimits } from './connection-limits.js';
+import { resolveCredentials } from './credentials.js';
 import { Hub } from './hub.js';
 import { createEdgeMetrics } from './metrics.js';
 import { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 
 export interface Edge {
   port: number;
@@ -14,6 +18,8 @@ export interface Edge {
   server: Server;
   hub: Hub;
   stats: EdgeStats;
+  /** This edge's id in the shared connection counts. */
+  edgeId: string;
   state: { draining: boolean };
   /**
    * Graceful exit: readiness fails and new requests get 503 at once; open SSE responses are ended at random
@@ -24,12 +30,16 @@ export interface Edge {
 }
 
 const HEARTBEAT = encodeComment('');
+const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
 
 /**
  * Starts an edge: HTTP + SSE, stateless. It holds a constant three Redis connections whatever the load:
- * commands, pub/sub, and BullMQ's queue (for enqueueing jobs).
+ * commands, pub/sub, and BullMQ's queue (for enqueueing jobs). Throws a ConfigError, before connecting to
+ * anything, when production lacks its API keys or token secret.
  */
 export async function startEdge(cfg: Config, log: Logger = createLogger('edge', cfg.LOG_LEVEL)): Promise<Edge> {
+  const credentials = resolveCredentials(cfg, log);
+  const auth = new EdgeAuth(credentials.keys, credentials.tokens, cfg.TOKEN_TTL_SECONDS * 1000);
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
   const redis = createRedis(cfg.redis, 'edge-cmd');
   const sub = createRedis(cfg.redis, 'edge-sub', { subscriber: true });
@@ -41,6 +51,9 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     prefix: keys.queuePrefix,
     defaultJobOptions: { attempts: cfg.JOB_ATTEMPTS, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: { age: cfg.RETENTION_SECONDS } },
   });
+  const limiter = new Limiter(redis, keys);
+  const connections = new ConnectionLimits(limiter, cfg, log);
+  connections.start();
   const stats = new EdgeStats();
   const state = { draining: false };
   const hub = new Hub(sub, store, cfg.REPLAY_PAGE_SIZE, stats, log, cfg.REPLAY_CACHE_BYTES);
@@ -51,7 +64,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     // Its unsent bytes passed the bound: drop it rather than buffer without limit or slow the others.
     s.destroy();
   };
-  const app = createApp({ cfg, store, hub, queue, redis, log, stats, metrics, state, onSlow });
+  const app = createApp({ cfg, store, hub, queue, redis, log, stats, metrics, state, onSlow, auth, limiter, connections });
   // requestTimeout covers receiving the request only; an SSE response may stay open for as long as it streams.
   const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, app);
   // Requests node's parser rejects (bad header bytes such as CR, LF or NUL, oversized headers) get the same
@@ -60,7 +73,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     if (!socket.writable) return socket.destroy();
     const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
     const body = JSON.stringify({ error: { code: tooBig ? 'headers_too_large' : 'bad_request', message: tooBig ? 'request headers too large' : 'malformed HTTP request' } });
-    socket.end(`HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(`HTTP/1.1 ${tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`);
   });
   const heartbeat = setInterval(() => {
     for (const s of hub.subscribers()) s.write(HEARTBEAT);
@@ -80,6 +93,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
       state.draining = true;
       clearInterval(heartbeat);
       hub.stopChecks();
+      connections.stop();
       const closed = new Promise((r) => server.close(r));
       for (const s of [...hub.subscribers()]) s.end();
       server.closeAllConnections();
@@ -96,6 +110,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     server,
     hub,
     stats,
+    edgeId: connections.edgeId,
     state,
     drain(windowMs = cfg.DRAIN_WINDOW_MS) {
       draining ??= (async () => {

@@ -47,6 +47,22 @@ export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => bo
   counterFrom(registry, 'relaycast_edge_resumes_total', 'Connections that resumed with a Last-Event-ID', () => stats.resumes);
   counterFrom(registry, 'relaycast_edge_gaps_total', 'Gap events sent (entries trimmed or lost)', () => stats.gaps);
   counterFrom(registry, 'relaycast_edge_slow_consumer_disconnects_total', 'Subscribers disconnected for passing their byte bound', () => stats.slowDisconnects);
+  counterFrom(registry, 'relaycast_edge_token_expiries_total', 'Streams ended because their subscribe token expired', () => stats.tokenExpiries);
+  let reportedLimited = { ...stats.limited };
+  new Counter({
+    name: 'relaycast_edge_limited_total',
+    help: 'Requests refused with 429 by limit: rate and running (per API key), ip and session (SSE connections)',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      for (const [limit, n] of Object.entries(stats.limited)) {
+        const before = reportedLimited[limit as keyof typeof reportedLimited];
+        // Always touched, so every label shows from the first scrape (an alert can watch its rate).
+        this.inc({ limit }, Math.max(0, n - before));
+      }
+      reportedLimited = { ...stats.limited };
+    },
+  });
   const responses = new Counter({ name: 'relaycast_edge_http_responses_total', help: 'HTTP responses by route and status class', labelNames: ['route', 'status'], registers: [registry] });
   return {
     registry,

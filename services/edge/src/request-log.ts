@@ -30,6 +30,13 @@ export function bindSession(res: Response, fallback: Logger, sessionId: string):
   return log;
 }
 
+/** Adds who is calling (API key id and tenant, never the key) to every later line of the request. */
+export function bindCaller(res: Response, fields: { tenant: string; keyId?: string }): void {
+  const made = res.locals.log as Logger | undefined;
+  if (made) res.locals.log = made.child(fields);
+  else res.locals.logBindings = { ...(res.locals.logBindings as Record<string, string> | undefined), ...fields };
+}
+
 export function requestId(res: Response): string | undefined {
   return res.locals.reqId as string | undefined;
 }

@@ -10,4 +10,8 @@ export class EdgeStats {
   resumes = 0;
   gaps = 0;
   slowDisconnects = 0;
+  /** Streams ended because their subscribe token expired. */
+  tokenExpiries = 0;
+  /** Requests refused with 429, by the limit that refused them. */
+  readonly limited = { rate: 0, running: 0, ip: 0, session: 0 };
 }

@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import { createLogger, createRedis, keySpace, storeFor, type Config, type GenerateJob, type Logger, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
+import { createLogger, createRedis, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
 import { Control } from './control.js';
 import { generate } from './generate.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
@@ -32,6 +32,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   const workerConn = createRedis(cfg.redis, 'ingest-worker');
   for (const c of [redis, sub, workerConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const store = storeFor(cfg, redis);
+  const limiter = new Limiter(redis, keys);
   const control = new Control(sub, keys);
   const dispatcher = createDispatcher(cfg);
   const metrics = new IngestMetrics();
@@ -42,7 +43,13 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   let worker: Worker<GenerateJob> | undefined;
   const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST, async () => !state.draining && worker?.isRunning() === true && (await withTimeout(redis.ping(), 1_000)) === 'PONG');
 
-  worker = new Worker<GenerateJob>(keys.queueName, (job) => generate(job.data, deps), {
+  worker = new Worker<GenerateJob>(keys.queueName, async (job) => {
+    const outcome = await generate(job.data, deps);
+    // Ended (by this attempt or before it): the creating key's running slot is free again. A fenced
+    // attempt leaves that to the attempt that owns the session now.
+    if (outcome !== 'fenced') await release(limiter, job.data, log);
+    return outcome;
+  }, {
     connection: workerConn,
     prefix: keys.queuePrefix,
     concurrency: cfg.INGEST_CONCURRENCY,
@@ -57,7 +64,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
     if (!job) return;
     void job.isFailed().then((final) => {
       log.warn({ sessionId: job.data.sessionId, reqId: job.data.requestId, attemptsMade: job.attemptsMade, err: err.message, final }, 'generation job failed');
-      if (final) return endFailed(store, job.data.sessionId, log);
+      if (final) return endFailed(store, job.data.sessionId, log).then(() => release(limiter, job.data, log));
     }, () => undefined);
   });
   await worker.waitUntilReady();
@@ -97,6 +104,16 @@ async function endFailed(store: SessionStore, sessionId: string, log: Logger): P
     await store.append(sessionId, b.attempt, b.seq + 1, [{ type: 'error', code: 'worker_failed', message: 'generation failed after all attempts', retryable: false }]);
   } catch (err) {
     log.warn({ sessionId, err: (err as Error).message }, 'could not end failed session');
+  }
+}
+
+/** Frees the session's running slot of its API key; if this is lost, the slot's lease frees it (limits.ts). */
+async function release(limiter: Limiter, job: GenerateJob, log: Logger): Promise<void> {
+  if (!job.keyId) return;
+  try {
+    await limiter.release(job.keyId, job.sessionId);
+  } catch (err) {
+    log.warn({ sessionId: job.sessionId, err: (err as Error).message }, 'could not free the running slot; its lease will');
   }
 }
 

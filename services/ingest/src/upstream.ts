@@ -37,7 +37,7 @@ export async function streamUpstream(route: Route, job: GenerateJob, o: Upstream
     try {
       return await once(provider.request(route, job, apiKey), provider.format, provider.decoder(job), emit, o);
     } catch (err) {
-      const e = toUpstreamError(err, o.signal);
+      const e = withoutSecret(toUpstreamError(err, o.signal), apiKey);
       if (sawContent || !e.retryable || attempt >= o.cfg.UPSTREAM_MAX_ATTEMPTS || o.signal.aborted) throw e;
       o.onRetry?.(e);
       const backoff = e.retryAfterMs ?? o.cfg.UPSTREAM_RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
@@ -126,6 +126,15 @@ function ndjsonFeeder(onMessage: (m: UpstreamMessage) => void, maxLine: number):
       buf = '';
     },
   };
+}
+
+/**
+ * Error messages reach every subscriber (and logs), and some providers quote the credential they were sent
+ * in a 401 body: the route's API key never leaves in one.
+ */
+function withoutSecret(e: UpstreamError, secret: string | undefined): UpstreamError {
+  if (!secret || !e.message.includes(secret)) return e;
+  return new UpstreamError(e.code, e.message.replaceAll(secret, '[redacted]'), e.retryable, e.retryAfterMs);
 }
 
 function describe(body: string): string {

@@ -1,5 +1,7 @@
 import type { Request, Response } from 'express';
 import { encodeComment, encodeRetry, InvalidCursorError, isSessionId, parseCursor, type Config, type Logger, type SessionStore } from '@relaycast/shared';
+import { owns, sessionCaller, type EdgeAuth } from '../auth.js';
+import type { ConnectionLimits } from '../connection-limits.js';
 import type { Hub } from '../hub.js';
 import { sendError } from '../http-error.js';
 import { replayThenGoLive } from '../replay.js';
@@ -13,8 +15,15 @@ export interface EventsDeps {
   hub: Hub;
   log: Logger;
   stats: EdgeStats;
+  auth: EdgeAuth;
+  connections: ConnectionLimits;
   onSlow(sub: Subscriber): void;
 }
+
+// A connection slot frees when any stream of that client or session closes; there is no exact moment.
+const CONNECTION_RETRY_AFTER_S = '5';
+// setTimeout's longest delay; a token living longer (a longer TOKEN_TTL_SECONDS before a restart) ends early.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const FLUSH = encodeComment('ok');
 
@@ -24,6 +33,10 @@ export function eventsHandler(d: EventsDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const id = String(req.params.id);
     if (!isSessionId(id)) return sendError(res, 404, 'session_not_found', 'no such session');
+    // The token is checked by its signature alone (no Redis round trip); the tenant is checked against
+    // the session's owner once its metadata is read.
+    const caller = sessionCaller(d.auth, req, res, id, { query: true, keys: false });
+    if (caller?.kind !== 'token') return;
     let cursor: number;
     try {
       // The browser resends Last-Event-ID itself on reconnect; the query form serves clients that cannot set headers.
@@ -37,11 +50,20 @@ export function eventsHandler(d: EventsDeps) {
 
     const meta = await d.store.meta(id);
     if (!meta) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    if (!owns(caller, meta)) return sendError(res, 403, 'forbidden', 'this session belongs to another tenant');
     // At or past the terminal event there is nothing more to send; 204 is what stops EventSource reconnecting.
     if (meta.terminal !== undefined && cursor >= meta.terminal) {
       res.status(204).end();
       return;
     }
+    const slot = await d.connections.acquire(req.ip, id);
+    if (!slot.ok) {
+      d.stats.limited[slot.limit]++;
+      const why = slot.limit === 'ip' ? 'too many event streams from this address' : 'too many event streams open on this session';
+      return sendError(res, 429, 'rate_limited', why, { 'Retry-After': CONNECTION_RETRY_AFTER_S });
+    }
+    // The client may have gone while the slot was taken; its 'close' has then fired already.
+    if (req.socket.destroyed) return slot.release();
     // A cursor past meta.seq means Redis lost acknowledged entries this client saw (failover): it resumes
     // from there, and new entries keep their seqs, so it gets no duplicate and no reused id.
 
@@ -65,10 +87,19 @@ export function eventsHandler(d: EventsDeps) {
     const sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
     sub.write(retry);
     sub.write(FLUSH);
+    // A stream lives no longer than its token: at expiry it ends like a drain (no terminal event), and the
+    // client resumes from its last id with a fresh token. One timer per stream, nothing per event.
+    const expiry = setTimeout(() => {
+      d.stats.tokenExpiries++;
+      sub.end();
+    }, Math.min(caller.claims.expiresAt - Date.now(), MAX_TIMER_MS));
+    expiry.unref();
     let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
     res.on('close', () => {
       sub.closed = true;
       d.stats.openConnections--;
+      clearTimeout(expiry);
+      slot.release();
       if (topic) d.hub.detach(topic, sub);
     });
     try {

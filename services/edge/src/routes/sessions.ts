@@ -1,16 +1,20 @@
 import type { Request, Response } from 'express';
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import { isSessionId, newSessionId, parseEvent, type GenerateJob, type Config, type Logger, type SessionStore, type Usage } from '@relaycast/shared';
+import { allowsModel, isSessionId, newSessionId, parseEvent, runningLeaseMs, type Admission, type ApiKeyEntry, type Config, type GenerateJob, type Limiter, type Logger, type SessionMeta, type SessionStore, type Usage } from '@relaycast/shared';
+import { apiKeyOf, owns, sessionCaller, type Caller, type EdgeAuth } from '../auth.js';
 import { sendError } from '../http-error.js';
 import { bindSession, requestId } from '../request-log.js';
-
+import type { EdgeStats } from '../stats.js';
 
 export interface SessionsDeps {
   cfg: Config;
   store: SessionStore;
   queue: Queue<GenerateJob>;
   log: Logger;
+  auth: EdgeAuth;
+  limiter: Limiter;
+  stats: EdgeStats;
 }
 
 const mockSchema = z.strictObject({
@@ -20,6 +24,10 @@ const mockSchema = z.strictObject({
   transcript: z.string().max(128).optional(),
 });
 
+/**
+ * Strict: a field the schema does not name is refused, so no request can smuggle an upstream address, a
+ * provider key or a header through to ingest. Where the model is called from is the route's business.
+ */
 function createSchema(cfg: Config) {
   return z.strictObject({
     model: z.string().max(64).optional(),
@@ -34,30 +42,50 @@ function createSchema(cfg: Config) {
   });
 }
 
-const links = (id: string) => ({
-  eventsUrl: `/v1/sessions/${id}/events`,
+/** Size limits answer 413 (RFC 9110 §15.5.14); every other schema failure is a 400. */
+function tooLarge(issue: z.core.$ZodIssue): string | undefined {
+  if (issue.code !== 'too_big' || issue.path[0] !== 'messages') return undefined;
+  if (issue.path.length === 1) return 'too_many_messages';
+  if (issue.path.length === 3 && issue.path[2] === 'content') return 'message_too_large';
+  return undefined;
+}
+
+// A running slot frees when any of the key's generations ends, usually within seconds.
+const RUNNING_RETRY_AFTER_S = 2;
+
+const links = (id: string, token?: string) => ({
+  eventsUrl: `/v1/sessions/${id}/events${token ? `?token=${encodeURIComponent(token)}` : ''}`,
   cancelUrl: `/v1/sessions/${id}/cancel`,
   statusUrl: `/v1/sessions/${id}`,
+  tokenUrl: `/v1/sessions/${id}/token`,
 });
 
 export function createSessionHandler(d: SessionsDeps) {
   const schema = createSchema(d.cfg);
   return async (req: Request, res: Response): Promise<void> => {
+    const key = apiKeyOf(res);
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      const tooMany = issue.path[0] === 'messages' && issue.code === 'too_big' && issue.path.length === 1;
-      return sendError(res, tooMany ? 413 : 400, tooMany ? 'too_many_messages' : 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      const big = tooLarge(issue);
+      return sendError(res, big ? 413 : 400, big ?? 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const body = parsed.data;
     const model = body.model ?? d.cfg.DEFAULT_MODEL;
-    const route = d.cfg.routes[model];
+    const route = Object.hasOwn(d.cfg.routes, model) ? d.cfg.routes[model] : undefined;
     if (!route) return sendError(res, 400, 'unknown_model', `no model named ${JSON.stringify(model)}`);
+    if (!allowsModel(key, model)) return sendError(res, 403, 'model_forbidden', `this API key may not use model ${JSON.stringify(model)}`);
     if (body.mock && !route.allowMock) return sendError(res, 400, 'invalid_request', `model ${model} does not accept mock controls`);
 
     const id = newSessionId();
+    const admitted = await admit(d, key, id);
+    if (!admitted.ok) {
+      d.stats.limited[admitted.limit]++;
+      const retryAfter = admitted.limit === 'rate' ? Math.ceil(admitted.retryAfterMs / 1000) : RUNNING_RETRY_AFTER_S;
+      const why = admitted.limit === 'rate' ? 'too many sessions created with this API key in the last minute' : 'too many running sessions for this API key';
+      return sendError(res, 429, 'rate_limited', why, { 'Retry-After': String(retryAfter) });
+    }
     const log = bindSession(res, d.log, id);
-    await d.store.create(id, { model, createdAt: Date.now() });
     const reqId = requestId(res);
     const job: GenerateJob = {
       sessionId: id,
@@ -66,18 +94,82 @@ export function createSessionHandler(d: SessionsDeps) {
       params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed },
       ...(body.mock ? { mock: body.mock } : {}),
       ...(reqId ? { requestId: reqId } : {}),
+      keyId: key.id,
     };
-    await d.queue.add('generate', job, { jobId: id });
+    try {
+      await d.store.create(id, { model, createdAt: Date.now(), tenant: key.tenant, keyId: key.id });
+      await d.queue.add('generate', job, { jobId: id });
+    } catch (err) {
+      await d.limiter.release(key.id, id).catch(() => undefined);
+      throw err;
+    }
     log.info({ model }, 'session created');
-    const l = links(id);
-    res.status(201).location(l.statusUrl).json({ id, ...l });
+    const { token, expiresAt } = d.auth.mint(id, key.tenant);
+    const l = links(id, token);
+    res.status(201).location(l.statusUrl).json({ id, model, token, tokenExpiresAt: expiresAt, ...l });
+  };
+}
+
+async function admit(d: SessionsDeps, key: ApiKeyEntry, id: string): Promise<Admission> {
+  const o = { perMinute: key.sessionsPerMinute ?? d.cfg.SESSIONS_PER_MINUTE_PER_KEY, maxRunning: key.maxRunning ?? d.cfg.MAX_RUNNING_PER_KEY, runningLeaseMs: runningLeaseMs(d.cfg) };
+  const first = await d.limiter.admit(key.id, id, o);
+  if (first.ok || first.limit !== 'running' || (await reconcile(d, key.id)) === 0) return first;
+  return d.limiter.admit(key.id, id, o);
+}
+
+/**
+ * Frees the running slots of the key's sessions that have in fact ended (or expired): their release was
+ * lost, say a worker died between the terminal event and the release. Runs only when the limit refuses, so
+ * it costs nothing otherwise. Returns how many it freed.
+ */
+async function reconcile(d: SessionsDeps, keyId: string): Promise<number> {
+  const ids = await d.limiter.running(keyId);
+  const metas = await Promise.all(ids.map((id) => d.store.meta(id)));
+  const ended = ids.filter((_, i) => metas[i] === undefined || metas[i]!.terminal !== undefined);
+  await Promise.all(ended.map((id) => d.limiter.release(keyId, id)));
+  if (ended.length) d.log.info({ keyId, freed: ended.length }, 'freed running slots of sessions that had ended');
+  return ended.length;
+}
+
+/**
+ * Authenticates a request about one session (its token, or an API key of its tenant) and reads its
+ * metadata. Sends the error and returns undefined when the caller may not act on it.
+ */
+async function authorized(d: SessionsDeps, req: Request, res: Response, o: { keys: boolean; keyOnly?: boolean }): Promise<{ id: string; meta: SessionMeta; caller: Caller } | undefined> {
+  const id = String(req.params.id);
+  if (!isSessionId(id)) {
+    sendError(res, 404, 'session_not_found', 'no such session');
+    return undefined;
+  }
+  const caller: Caller | undefined = o.keyOnly ? { kind: 'key', key: apiKeyOf(res) } : sessionCaller(d.auth, req, res, id, { query: false, keys: o.keys });
+  if (!caller) return undefined;
+  const meta = await d.store.meta(id);
+  if (!meta) {
+    sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    return undefined;
+  }
+  if (!owns(caller, meta)) {
+    sendError(res, 403, 'forbidden', 'this session belongs to another tenant');
+    return undefined;
+  }
+  return { id, meta, caller };
+}
+
+/** `POST /v1/sessions/:id/token` (API key of the owning tenant): a fresh subscribe token. */
+export function mintTokenHandler(d: SessionsDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const a = await authorized(d, req, res, { keys: true, keyOnly: true });
+    if (!a) return;
+    const { token, expiresAt } = d.auth.mint(a.id, a.meta.tenant!);
+    res.json({ token, tokenExpiresAt: expiresAt, eventsUrl: links(a.id, token).eventsUrl });
   };
 }
 
 export function cancelHandler(d: SessionsDeps) {
   return async (req: Request, res: Response): Promise<void> => {
-    const id = String(req.params.id);
-    if (!isSessionId(id)) return sendError(res, 404, 'session_not_found', 'no such session');
+    const a = await authorized(d, req, res, { keys: true });
+    if (!a) return;
+    const { id, meta } = a;
     const r = await d.store.requestCancel(id, 'client_request');
     if (!r) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
     if (r.ended) {
@@ -89,8 +181,10 @@ export function cancelHandler(d: SessionsDeps) {
     if (r.status === 'queued' && r.attempt === 0) {
       try {
         await d.store.append(id, 0, r.seq + 1, [{ type: 'cancelled', reason: 'client_request' }]);
+        // Ended here, so no worker will: free the key's running slot.
+        if (meta.keyId) await d.limiter.release(meta.keyId, id);
       } catch {
-        /* a worker took it; it will honour cancelRequested */
+        /* a worker took it; it will honour cancelRequested and free the slot */
       }
     }
     res.status(202).json({ id, status: 'cancelling', cancelled: true });
@@ -99,10 +193,9 @@ export function cancelHandler(d: SessionsDeps) {
 
 export function statusHandler(d: SessionsDeps) {
   return async (req: Request, res: Response): Promise<void> => {
-    const id = String(req.params.id);
-    if (!isSessionId(id)) return sendError(res, 404, 'session_not_found', 'no such session');
-    const meta = await d.store.meta(id);
-    if (!meta) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    const a = await authorized(d, req, res, { keys: true });
+    if (!a) return;
+    const { id, meta } = a;
     let text = '';
     let usage: Usage | undefined;
     let finishReason: string | undefined;

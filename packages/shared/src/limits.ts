@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import type { KeySpace } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
+const SCRIPTS = {
+  rcAdmit: { lua: lua('admit-1'), keys: 2 },
+  rcConnect: { lua: lua('connect-1'), keys: 1 },
+  rcDisconnect: { lua: lua('disconnect-1'), keys: 1 },
+  rcEdges: { lua: lua('edges-1'), keys: 1 },
+};
+
+interface LimitCommands {
+  rcAdmit(...args: (string | number)[]): Promise<[number, number, number]>;
+  rcConnect(...args: (string | number)[]): Promise<[number, number]>;
+  rcDisconnect(...args: (string | number)[]): Promise<number>;
+  rcEdges(...args: (string | number)[]): Promise<string[]>;
+}
+
+/** The window of SESSIONS_PER_MINUTE_PER_KEY. */
+export const RATE_WINDOW_MS = 60_000;
+
+export type Admission = { ok: true } | { ok: false; limit: 'rate' | 'running'; retryAfterMs: number };
+
+/**
+ * Limits shared by every edge, kept in Redis: one script per check, run per request or per connection and
+ * never per delivered event. Every script touches keys of a single hash tag, so all of this works unchanged
+ * on Redis Cluster.
+ */
+export class Limiter {
+  private readonly redis: RedisClient & LimitCommands;
+
+  constructor(redis: RedisClient, readonly keys: KeySpace) {
+    for (const [name, s] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { lua: s.lua, numberOfKeys: s.keys });
+    this.redis = redis as RedisClient & LimitCommands;
+  }
+
+  /** Charges a new session to its API key, or refuses it (see admit-1.lua). */
+  async admit(keyId: string, sessionId: string, o: { perMinute: number; maxRunning: number; runningLeaseMs: number }): Promise<Admission> {
+    const k = this.keys.limits;
+    const [code, , retryAfterMs] = await this.redis.rcAdmit(k.created(keyId), k.running(keyId), sessionId, o.perMinute, RATE_WINDOW_MS, o.maxRunning, o.runningLeaseMs);
+    if (code === 1) return { ok: true };
+    return { ok: false, limit: code === -1 ? 'rate' : 'running', retryAfterMs: Number(retryAfterMs) };
+  }
+
+  /** The key's sessions that count as running. */
+  running(keyId: string): Promise<string[]> {
+    return this.redis.zrange(this.keys.limits.running(keyId), '0', '-1');
+  }
+
+  /** Frees a session's running slot. Idempotent: every path that ends a session may call it. */
+  async release(keyId: string, sessionId: string): Promise<void> {
+    await this.redis.zrem(this.keys.limits.running(keyId), sessionId);
+  }
+
+  /** Takes a connection slot of `key` for `edgeId` (see connect-1.lua). */
+  async connect(key: string, edgeId: string, limit: number, o: { leaseMs: number; ttlMs: number; liveEdges: readonly string[] }): Promise<{ ok: boolean; total: number }> {
+    const [code, total] = await this.redis.rcConnect(key, edgeId, limit, o.leaseMs, o.ttlMs, ...o.liveEdges);
+    return { ok: code === 1, total: Number(total) };
+  }
+
+  async disconnect(key: string, edgeId: string): Promise<void> {
+    await this.redis.rcDisconnect(key, edgeId);
+  }
+
+  /** Records that `edgeId` is alive; returns every live edge. */
+  heartbeat(edgeId: string, leaseMs: number): Promise<string[]> {
+    return this.redis.rcEdges(this.keys.limits.edges, edgeId, leaseMs);
+  }
+}
+
+/**
+ * How long a session may count as running if whoever ends it never says so: every attempt running to its
+ * timeout, plus a minute of queueing and retry backoff. A lost release blocks a slot no longer than this.
+ */
+export function runningLeaseMs(cfg: { GENERATION_TIMEOUT_MS: number; JOB_ATTEMPTS: number }): number {
+  return cfg.GENERATION_TIMEOUT_MS * cfg.JOB_ATTEMPTS + 60_000;
+}
