@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Starts the whole system on one machine: redis-server (unless REDIS_URL is set), the mock model, ingest
 // and edge, each as its own process. Ctrl-C stops them all, edge first so clients are told before Redis goes.
+import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { apiKeyEntry, newApiKey } from '../packages/shared/dist/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const children = [];
@@ -67,6 +69,42 @@ async function stop(code = 0) {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
+/**
+ * The edge's credentials. Configured ones (TOKEN_SECRET, API_KEYS or API_KEYS_FILE) are used as they are;
+ * production refuses to run without them. Otherwise, in development, a token secret and an API key are
+ * made once and kept in .data/dev-credentials.json (git-ignored, owner-only), so a restart keeps every
+ * token and the key a person already pasted. Returns the environment to add and the key to print, if ours.
+ */
+function credentials() {
+  const haveSecret = Boolean(process.env.TOKEN_SECRET);
+  const haveKeys = Boolean(process.env.API_KEYS || process.env.API_KEYS_FILE);
+  if (haveSecret && haveKeys) return { env: {} };
+  if (process.env.NODE_ENV === 'production') {
+    const missing = [haveSecret ? '' : 'TOKEN_SECRET', haveKeys ? '' : 'API_KEYS (or API_KEYS_FILE)'].filter(Boolean).join(' and ');
+    console.error(`NODE_ENV=production: ${missing} must be configured (docs/security.md); refusing to start.`);
+    process.exit(2);
+  }
+  const file = `${root}.data/dev-credentials.json`;
+  let saved = {};
+  if (existsSync(file)) {
+    try {
+      saved = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      console.error(`[start] ${file} is unreadable; making new development credentials`);
+    }
+  }
+  const dev = { tokenSecret: saved.tokenSecret ?? randomBytes(32).toString('base64url'), apiKey: saved.apiKey ?? newApiKey() };
+  if (dev.tokenSecret !== saved.tokenSecret || dev.apiKey !== saved.apiKey) {
+    mkdirSync(`${root}.data`, { recursive: true });
+    writeFileSync(file, JSON.stringify(dev, null, 2) + '\n', { mode: 0o600 });
+  }
+  return {
+    env: { ...(haveSecret ? {} : { TOKEN_SECRET: dev.tokenSecret }), ...(haveKeys ? {} : { API_KEYS: JSON.stringify([apiKeyEntry(dev.apiKey, 'dev', 'dev')]) }) },
+    key: haveKeys ? undefined : dev.apiKey,
+  };
+}
+const creds = credentials();
+
 let redisUrl = process.env.REDIS_URL;
 if (!redisUrl) {
   if (spawnSync('redis-server', ['--version']).status !== 0) {
@@ -93,13 +131,26 @@ await waitForPort(mockPort);
 const env = { REDIS_URL: redisUrl, MOCK_MODEL_URL: process.env.MOCK_MODEL_URL ?? `http://127.0.0.1:${mockPort}` };
 run('ingest', process.execPath, ['services/ingest/dist/main.js'], env);
 const port = Number(process.env.PORT ?? 8080);
-run('edge', process.execPath, ['services/edge/dist/main.js'], { ...env, PORT: String(port) });
+run('edge', process.execPath, ['services/edge/dist/main.js'], { ...env, ...creds.env, PORT: String(port) });
 await waitForPort(port);
+const key = creds.key ?? '<your API key>';
+const notice = creds.key
+  ? `
+  ┌ DEVELOPMENT API KEY ──────────────────────────────────────────────────────────────────────────
+  │ ${creds.key}
+  │ Made for this checkout and kept in .data/dev-credentials.json (delete it for a new one). Every
+  │ API call needs it: Authorization: Bearer <key>. Open the demo page already holding it:
+  │   http://127.0.0.1:${port}/#key=${creds.key}
+  │ Never use it in production: there, configure TOKEN_SECRET and API_KEYS (docs/security.md).
+  └───────────────────────────────────────────────────────────────────────────────────────────────
+`
+  : '\n  Using the configured API_KEYS and TOKEN_SECRET.\n';
 console.log(`
 Relaycast is up: http://127.0.0.1:${port}   (Redis: ${redisUrl})
+${notice}
 Try it:
-  curl -s -X POST http://127.0.0.1:${port}/v1/sessions -H 'content-type: application/json' \\
+  curl -s -X POST http://127.0.0.1:${port}/v1/sessions -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\
        -d '{"messages":[{"role":"user","content":"hello"}],"max_tokens":50,"mock":{"intervalMs":50}}'
-  curl -N http://127.0.0.1:${port}/v1/sessions/<id>/events
+  curl -N 'http://127.0.0.1:${port}<eventsUrl from the answer>'
 Ctrl-C stops everything.
 `);
