@@ -1,10 +1,11 @@
 // npm run bench [-- --quick]: Relaycast's edge against the limit (bare node:http), a naive XREAD-per-subscriber
 // relay and Vercel's resumable-stream, on the same machine, sockets and Redis. Prints a markdown table and
 // writes JSON to bench/results/.
+import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { SessionStore, createRedis, keySpace, newSessionId, encodeFrame, parseRedisTarget } from '../packages/shared/dist/index.js';
+import { SessionStore, TokenSigner, apiKeyEntry, createRedis, keySpace, newApiKey, newSessionId, encodeFrame, parseRedisTarget } from '../packages/shared/dist/index.js';
 import { Clients, freePort, killAll, now, percentiles, procStats, root, sampleRss, sleep, startCluster, startRedis, startServer, startService } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -29,6 +30,23 @@ const record = (scenario, row) => {
 process.on('SIGINT', () => void killAll().then(() => process.exit(130)));
 process.on('uncaughtException', (e) => { console.error(e); void killAll().then(() => process.exit(1)); });
 
+// Every edge shares this secret, so tokens for sessions made directly in Redis are minted here exactly as an
+// edge would. Limits are lifted: every bench client is one address and most scenarios watch one session.
+const TENANT = 'bench';
+const tokenSecret = randomBytes(32).toString('base64url');
+const signer = new TokenSigner([tokenSecret]);
+const apiKey = newApiKey();
+const AUTH_ENV = {
+  TOKEN_SECRET: tokenSecret,
+  API_KEYS: JSON.stringify([apiKeyEntry(apiKey, 'bench', TENANT)]),
+  SESSIONS_PER_MINUTE_PER_KEY: '1000000',
+  MAX_RUNNING_PER_KEY: '1000000',
+  MAX_CONNECTIONS_PER_IP: '1000000',
+  MAX_CONNECTIONS_PER_SESSION: '1000000',
+};
+const auth = { authorization: `Bearer ${apiKey}` };
+const tokenQuery = (id) => `?token=${signer.mint(id, TENANT, 24 * 3_600_000).token}`;
+
 const redisUrl = await startRedis();
 const prefix = 'bench';
 const redis = new Redis(redisUrl);
@@ -36,7 +54,7 @@ const store = new SessionStore(redis, keySpace(prefix), { maxLen: 1_000_000, ret
 
 async function startEdge(extra = {}) {
   const port = await freePort();
-  const child = await startService('edge', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, PORT: String(port), MAX_CONNECTIONS: '19000', ...extra }, port);
+  const child = await startService('edge', { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, PORT: String(port), MAX_CONNECTIONS: '19000', ...extra }, port);
   return { child, url: `http://127.0.0.1:${port}` };
 }
 const edge = await startEdge();
@@ -48,12 +66,12 @@ const ingest = await startService('ingest', { REDIS_URL: redisUrl, REDIS_KEY_PRE
 /** A Relaycast session published to directly (as ingest would), so publish time is known exactly. */
 async function relaySession() {
   const id = newSessionId();
-  await store.create(id, { model: 'bench', createdAt: Date.now() });
+  await store.create(id, { model: 'bench', createdAt: Date.now(), tenant: TENANT });
   const { attempt } = await store.begin(id);
   let seq = 0;
   return {
     id,
-    path: `/v1/sessions/${id}/events`,
+    path: `/v1/sessions/${id}/events${tokenQuery(id)}`,
     publish: (pad = '') => store.append(id, attempt, ++seq, [{ type: 'delta', text: `${now()}${pad}` }]),
     publishMany: (n) => store.append(id, attempt, (seq += n) - n + 1, Array.from({ length: n }, () => ({ type: 'delta', text: `${now()}` }))),
     get seq() { return seq; },
@@ -298,7 +316,7 @@ async function shards(masters) {
   const url = await startCluster(masters);
   console.error(`    cluster of ${masters} up: ${url}`);
   const port = await freePort();
-  const edgeChild = await startService('edge', { REDIS_URL: url, REDIS_KEY_PREFIX: prefix, PORT: String(port) }, port);
+  const edgeChild = await startService('edge', { ...AUTH_ENV, REDIS_URL: url, REDIS_KEY_PREFIX: prefix, PORT: String(port) }, port);
   const client = createRedis(parseRedisTarget(url), 'bench-publisher');
   const cstore = new SessionStore(client, keySpace(prefix), { maxLen: 100_000, retentionSeconds: 600, openTtlSeconds: 600 });
   const clients = new Clients(2);
@@ -307,11 +325,11 @@ async function shards(masters) {
     const ss = [];
     for (let i = 0; i < sessions; i++) {
       const id = newSessionId();
-      await cstore.create(id, { model: 'bench', createdAt: Date.now() });
+      await cstore.create(id, { model: 'bench', createdAt: Date.now(), tenant: TENANT });
       const { attempt } = await cstore.begin(id);
       ss.push({ id, attempt, seq: 0 });
     }
-    for (const s of ss) await clients.open(`http://127.0.0.1:${port}/v1/sessions/${s.id}/events`, 2);
+    for (const s of ss) await clients.open(`http://127.0.0.1:${port}/v1/sessions/${s.id}/events${tokenQuery(s.id)}`, 2);
     console.error('    sessions created and subscribed');
     const perSession = size(100, 200);
     const t0 = now();
@@ -339,18 +357,18 @@ async function shards(masters) {
 async function coalesce(windowMs) {
   const prefixC = `co${windowMs}`;
   const edgePort = await freePort();
-  const e = await startService('edge', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefixC, PORT: String(edgePort) }, edgePort);
+  const e = await startService('edge', { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefixC, PORT: String(edgePort) }, edgePort);
   const w = await startService('ingest', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefixC, MOCK_MODEL_URL: `http://127.0.0.1:${mockPort}`, METRICS_PORT: '0', COALESCE_MS: String(windowMs) });
   try {
     const row = { windowMs };
     for (const [label, intervalMs, tokens] of [['1000/s', 1, size(1000, 2000)], ['200/s', 5, size(400, 1000)], ['50/s', 20, size(100, 250)]]) {
-      const res = await fetch(`http://127.0.0.1:${edgePort}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'coalesce' }], max_tokens: tokens, mock: { intervalMs } }) });
+      const res = await fetch(`http://127.0.0.1:${edgePort}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ messages: [{ role: 'user', content: 'coalesce' }], max_tokens: tokens, mock: { intervalMs } }) });
       const { id } = await res.json();
       const t0 = now();
       let st;
       do {
         await sleep(50);
-        st = await (await fetch(`http://127.0.0.1:${edgePort}/v1/sessions/${id}`)).json();
+        st = await (await fetch(`http://127.0.0.1:${edgePort}/v1/sessions/${id}`, { headers: auth })).json();
       } while (st.status === 'queued' || st.status === 'running');
       row[`${label}EventsPer1kTokens`] = Math.round((Number(st.lastEventId) / tokens) * 1000);
       row[`${label}Ms`] = Math.round(now() - t0);
