@@ -42,7 +42,8 @@ export class Proc {
 }
 
 /** Polls /healthz until it answers 200; fails fast if the process dies first. */
-async function waitHealthy(port: number, child: ChildProcess, timeoutMs = 15_000): Promise<void> {
+// A deadline, not a wait: on a loaded 2-core machine, five Node processes starting at once can take a while.
+async function waitHealthy(port: number, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before it was healthy`);
@@ -102,7 +103,14 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
     const port = await freePort();
     workers.push(new Proc(`ingest${i}`, 'services/ingest/dist/main.js', port, port, { ...env, METRICS_PORT: String(port) }));
   }
-  await Promise.all([...edges, ...workers].map((p) => p.start()));
+  try {
+    await Promise.all([...edges, ...workers].map((p) => p.start()));
+  } catch (e) {
+    // The caller never gets a cluster to close: stop whatever did start, or it outlives the test run.
+    await Promise.all([...edges, ...workers, mock].map((p) => (p.child && p.alive ? p.kill('SIGKILL') : undefined)));
+    await redis.close();
+    throw e;
+  }
   const cluster: ProcCluster = {
     redis,
     prefix,

@@ -62,6 +62,8 @@ const links = (id: string, token?: string) => ({
 
 export function createSessionHandler(d: SessionsDeps) {
   const schema = createSchema(d.cfg);
+  // Per key id (keys come from config, so this stays small): when its running slots were last reconciled.
+  const reconciled = new Map<string, number>();
   return async (req: Request, res: Response): Promise<void> => {
     const key = apiKeyOf(res);
     const parsed = schema.safeParse(req.body);
@@ -78,7 +80,7 @@ export function createSessionHandler(d: SessionsDeps) {
     if (body.mock && !route.allowMock) return sendError(res, 400, 'invalid_request', `model ${model} does not accept mock controls`);
 
     const id = newSessionId();
-    const admitted = await admit(d, key, id);
+    const admitted = await admit(d, key, id, reconciled);
     if (!admitted.ok) {
       d.stats.limited[admitted.limit]++;
       const retryAfter = admitted.limit === 'rate' ? Math.ceil(admitted.retryAfterMs / 1000) : RUNNING_RETRY_AFTER_S;
@@ -110,17 +112,24 @@ export function createSessionHandler(d: SessionsDeps) {
   };
 }
 
-async function admit(d: SessionsDeps, key: ApiKeyEntry, id: string): Promise<Admission> {
+// A key pressing on its running limit would otherwise cost a read per running session on every refusal.
+const RECONCILE_EVERY_MS = 5_000;
+
+async function admit(d: SessionsDeps, key: ApiKeyEntry, id: string, reconciled: Map<string, number>): Promise<Admission> {
   const o = { perMinute: key.sessionsPerMinute ?? d.cfg.SESSIONS_PER_MINUTE_PER_KEY, maxRunning: key.maxRunning ?? d.cfg.MAX_RUNNING_PER_KEY, runningLeaseMs: runningLeaseMs(d.cfg) };
   const first = await d.limiter.admit(key.id, id, o);
-  if (first.ok || first.limit !== 'running' || (await reconcile(d, key.id)) === 0) return first;
+  if (first.ok || first.limit !== 'running') return first;
+  const now = Date.now();
+  if (now - (reconciled.get(key.id) ?? -Infinity) < RECONCILE_EVERY_MS) return first;
+  reconciled.set(key.id, now);
+  if ((await reconcile(d, key.id)) === 0) return first;
   return d.limiter.admit(key.id, id, o);
 }
 
 /**
  * Frees the running slots of the key's sessions that have in fact ended (or expired): their release was
- * lost, say a worker died between the terminal event and the release. Runs only when the limit refuses, so
- * it costs nothing otherwise. Returns how many it freed.
+ * lost, say a worker died between the terminal event and the release. Runs only when the limit refuses (at
+ * most every RECONCILE_EVERY_MS per key and edge), so it costs nothing otherwise. Returns how many it freed.
  */
 async function reconcile(d: SessionsDeps, keyId: string): Promise<number> {
   const ids = await d.limiter.running(keyId);
