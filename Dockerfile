@@ -7,6 +7,8 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.base.json ./
 COPY packages/shared/package.json packages/shared/
+COPY packages/client/package.json packages/client/
+COPY packages/client/bin packages/client/bin
 COPY services/edge/package.json services/edge/
 COPY services/ingest/package.json services/ingest/
 COPY services/mock-model/package.json services/mock-model/
