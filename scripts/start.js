@@ -97,6 +97,7 @@ run('edge', process.execPath, ['services/edge/dist/main.js'], { ...env, PORT: St
 await waitForPort(port);
 console.log(`
 Relaycast is up: http://127.0.0.1:${port}   (Redis: ${redisUrl})
+Open http://127.0.0.1:${port}/ for the demo page, or: npx relaycast ask "hello"
 Try it:
   curl -s -X POST http://127.0.0.1:${port}/v1/sessions -H 'content-type: application/json' \\
        -d '{"messages":[{"role":"user","content":"hello"}],"max_tokens":50,"mock":{"intervalMs":50}}'

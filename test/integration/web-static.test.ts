@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,3 +76,20 @@ describe('the edge serves the built page', () => {
   });
 });
 
+describe('the built page (web/dist, made by npm run build) needs nothing the CSP forbids', () => {
+  const html = readFileSync(new URL('../../web/dist/index.html', import.meta.url), 'utf8');
+
+  it('loads its script and styles from hashed files of its own origin, with nothing inline', () => {
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const [, attrs, body] of scripts) {
+      expect(attrs).toMatch(/\bsrc="\/assets\/[\w-]+\.js"/);
+      expect(body!.trim()).toBe('');
+    }
+    expect(html).toMatch(/<link rel="stylesheet"[^>]*href="\/assets\/[\w-]+\.css"/);
+    expect(html).not.toMatch(/<style\b/);
+    expect(html).not.toMatch(/\sstyle=/);
+    expect(html).not.toMatch(/\son[a-z]+=/);
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+});
