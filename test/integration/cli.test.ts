@@ -113,8 +113,11 @@ describe('relaycast CLI as a child process against real processes', () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     const unreachable = await relaycast(['ask', 'anyone there', '--url', closed]);
     expect(unreachable.code).toBe(4);
-    const missing = await relaycast(['watch', 'AAAAAAAAAAAAAAAAAAAAAA', '--url', url]);
-    expect(missing.code).toBe(4);
-    expect(missing.stderr).toMatch(/session_not_found/);
+    // Ids are base64url: one may begin with "-" and must still be taken as the id, not as a flag.
+    for (const id of ['AAAAAAAAAAAAAAAAAAAAAA', '-AAAAAAAAAAAAAAAAAAAAA', '--AAAAAAAAAAAAAAAAAAAA']) {
+      const missing = await relaycast(['watch', id, '--url', url]);
+      expect(missing.code, id).toBe(4);
+      expect(missing.stderr).toMatch(/session_not_found/);
+    }
   });
 });

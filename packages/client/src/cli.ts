@@ -50,29 +50,37 @@ const processIo: CliIo = {
 
 class UsageError extends Error {}
 
+const OPTIONS = {
+  model: { type: 'string' },
+  'max-tokens': { type: 'string' },
+  mock: { type: 'string' },
+  url: { type: 'string' },
+  key: { type: 'string' },
+  token: { type: 'string' },
+  'last-event-id': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+const FLAGS = new Set(Object.entries(OPTIONS).flatMap(([name, o]) => [`--${name}`, ...('short' in o ? [`-${o.short}`] : [])]));
+
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   let parsed;
+  // Session ids are base64url and may begin with "-": the word after `watch` is the id unless it is one of
+  // the options, so parseArgs never mistakes it for a flag.
+  let args = argv;
+  let watchId: string[] = [];
+  if (argv[0] === 'watch' && argv[1] !== undefined && !FLAGS.has(argv[1].split('=')[0]!)) {
+    watchId = [argv[1]];
+    args = [argv[0], ...argv.slice(2)];
+  }
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: 'string' },
-        'max-tokens': { type: 'string' },
-        mock: { type: 'string' },
-        url: { type: 'string' },
-        key: { type: 'string' },
-        token: { type: 'string' },
-        'last-event-id': { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
   } catch (e) {
     return usage(io, (e as Error).message);
   }
   const { values: v, positionals } = parsed;
-  const [command, ...rest] = positionals;
+  const [command, ...others] = positionals;
+  const rest = [...watchId, ...others];
   if (v.help) {
     io.stdout.write(`${USAGE}\n`);
     return EXIT.done;
@@ -90,17 +98,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     if (command === 'watch') {
       if (rest.length !== 1 || !rest[0]) throw new UsageError('watch takes one session id');
       const sub = rc.subscribe({ id: rest[0], ...(v.token ? { token: v.token } : {}) }, v['last-event-id'] !== undefined ? { lastEventId: v['last-event-id'] } : {});
-      let interrupted = false;
-      const off = io.onInterrupt(() => {
-        interrupted = true;
-        sub.close();
-      });
-      try {
-        const r = await follow(sub, io, log);
-        return interrupted ? EXIT.interrupted : r;
-      } finally {
-        off();
-      }
+      // Ctrl-C only stops watching: the session goes on for everyone else.
+      return await follow(sub, io, log, () => true);
     }
     throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'missing command');
   } catch (e) {
@@ -136,29 +135,33 @@ async function ask(rc: RelaycastClient, a: { prompt: string; model?: string | un
   const session = await rc.createSession(req);
   log(`session ${session.id}${session.token ? ` (watch it: relaycast watch ${session.id} --token ${session.token})` : ` (watch it: relaycast watch ${session.id})`}`);
   const sub = rc.subscribe(session);
-  let interrupts = 0;
-  let interrupted = false;
-  const off = io.onInterrupt(() => {
+  return follow(sub, io, log, (n) => {
+    if (n > 1) return true;
     // First Ctrl-C: an explicit cancel (a dropped connection never cancels); the stream then ends with
     // `cancelled`. A second one stops waiting.
-    if (++interrupts === 1) {
-      log('cancelling (Ctrl-C again to quit at once)');
-      rc.cancel(session).catch((e: Error) => log(`cancel failed: ${e.message}`));
-    } else {
-      interrupted = true;
-      sub.close();
-    }
+    log('cancelling (Ctrl-C again to quit at once)');
+    rc.cancel(session).catch((e: Error) => log(`cancel failed: ${e.message}`));
+    return false;
+  });
+}
+
+/**
+ * Streams deltas to stdout (a reset is marked on stderr and the restarted answer follows) and maps the
+ * result to an exit code. `onInterrupt(n)` runs on the n-th Ctrl-C; returning true stops following.
+ */
+async function follow(sub: Subscription, io: CliIo, log: (s: string) => void, onInterrupt: (n: number) => boolean): Promise<number> {
+  let interrupts = 0;
+  const off = io.onInterrupt(() => {
+    if (onInterrupt(++interrupts)) sub.close();
   });
   try {
-    const code = await follow(sub, io, log);
-    return interrupted ? EXIT.interrupted : code;
+    return await followed(sub, io, log);
   } finally {
     off();
   }
 }
 
-/** Streams deltas to stdout (a reset is marked on stderr and the restarted answer follows). */
-async function follow(sub: Subscription, io: CliIo, log: (s: string) => void): Promise<number> {
+async function followed(sub: Subscription, io: CliIo, log: (s: string) => void): Promise<number> {
   let atLineStart = true;
   sub.on('delta', (e) => {
     if (!e.text) return;
