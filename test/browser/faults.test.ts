@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokensFor } from '../../services/mock-model/src/index.js';
 import { DemoPage, launchChromium, type Browser } from '../helpers/browser.js';
-import { startProcCluster, type Proc, type ProcCluster } from '../helpers/procs.js';
-import { waitFor } from '../helpers/redis-cluster.js';
+import { startProcCluster, type ProcCluster } from '../helpers/procs.js';
 
 describe('the demo page in a real Chromium while processes die', () => {
   let c: ProcCluster;
@@ -58,16 +57,9 @@ describe('the demo page in a real Chromium while processes die', () => {
     const prompt = 'restart the answer';
     await d.ask({ prompt, maxTokens: 250, intervalMs: 20 });
     await d.waitWords(20);
-    let victim: Proc | undefined;
-    await waitFor(async () => {
-      for (const w of c.workers) {
-        const text = await fetch(`http://127.0.0.1:${w.healthPort}/metrics`).then((r) => r.text(), () => '');
-        if (/^relaycast_ingest_active_generations 1$/m.test(text)) victim = w;
-      }
-      return victim !== undefined;
-    }, 10_000, 'the worker running the session');
+    const victim = await c.activeWorker();
     const before = await d.answer();
-    await victim!.kill('SIGTERM');
+    await victim.kill('SIGTERM');
     await d.waitState('done', 45_000);
 
     const st = await status(await d.sessionId());
@@ -78,7 +70,7 @@ describe('the demo page in a real Chromium while processes die', () => {
     expect(before.length).toBeGreaterThan(0);
     expect(await d.answer()).toBe(st.text);
     expect(st.text).toBe(tokensFor(prompt, 0, 250).join(''));
-    await victim!.start();
+    await victim.start();
     await d.close();
   }, 90_000);
 });

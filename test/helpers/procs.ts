@@ -60,6 +60,8 @@ export interface ProcCluster {
   workers: Proc[];
   /** An edge that is alive, starting the search at `from`: what a load balancer would pick. */
   aliveEdge(from?: number): Proc;
+  /** Waits for the ingest worker that reports exactly one active generation (the session a test started). */
+  activeWorker(timeoutMs?: number): Promise<Proc>;
   create(body: Record<string, unknown>): Promise<{ id: string; eventsUrl: string; statusUrl: string; cancelUrl: string }>;
   close(): Promise<void>;
 }
@@ -109,6 +111,17 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
         if (e.alive) return e;
       }
       throw new Error('no edge alive');
+    },
+    async activeWorker(timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (const w of workers) {
+          const text = await fetch(`http://127.0.0.1:${w.healthPort}/metrics`).then((r) => r.text(), () => '');
+          if (/^relaycast_ingest_active_generations 1$/m.test(text)) return w;
+        }
+        if (Date.now() > deadline) throw new Error(`no worker ran a generation within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
     },
     async create(body) {
       const res = await fetch(`${cluster.aliveEdge().url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
