@@ -82,6 +82,26 @@ describe('the demo page in a real Chromium', () => {
     await d.close();
   }, 60_000);
 
+  it('an API key from #key= fills the password field, is remembered, leaves the address bar, and is sent as Bearer', async () => {
+    const d = await DemoPage.open(b, `${base}/#key=rk_browser_test`);
+    const field = d.page.getByLabel('API key', { exact: true });
+    expect(await field.getAttribute('type')).toBe('password');
+    expect(await field.inputValue()).toBe('rk_browser_test');
+    expect(await d.page.evaluate(() => location.hash)).toBe('');
+    const auth: (string | undefined)[] = [];
+    d.page.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/v1/sessions') auth.push(r.headers().authorization);
+    });
+    await d.ask({ prompt: 'with a key', maxTokens: 5 });
+    await d.waitState('done');
+    expect(auth).toEqual(['Bearer rk_browser_test']);
+    await d.page.goto(`${base}/`);
+    expect(await d.page.getByLabel('API key', { exact: true }).inputValue()).toBe('rk_browser_test');
+    // The profile is shared by the other tests' tabs.
+    await d.page.evaluate(() => localStorage.clear());
+    await d.close();
+  }, 60_000);
+
   it('two pages on the same session (the share link, a viewer tab) both finish with the same text', async () => {
     const a = await DemoPage.open(b, `${base}/`);
     await a.ask({ prompt: 'fan out to two tabs', maxTokens: 100, intervalMs: 30 });
