@@ -222,7 +222,7 @@ function follow(ref: SessionRef, viewer: boolean): void {
     ui.statConnections.textContent = String(sub.connections);
     ui.statDuplicates.textContent = String(sub.duplicates);
     const after = c.lastEventId ? ` after #${c.lastEventId}` : '';
-    if (c.kind === 'open') log.note(sub.connections > 1 ? `connected: resumed${after}` : 'connected');
+    if (c.kind === 'open') log.note(c.resumed ? `connected: resumed${after}` : 'connected');
     else if (c.kind === 'lost') log.note(`connection lost${after}; the browser reconnects with Last-Event-ID`, 'warn');
     else if (c.kind === 'dropped') log.note(`connection dropped by you${after}; resuming with lastEventId`, 'warn');
     else if (c.kind === 'reopening') log.note(`stream refused; reopening in ${c.delayMs} ms (attempt ${c.attempt})`, 'warn');

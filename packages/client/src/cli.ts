@@ -181,7 +181,7 @@ async function followed(sub: Subscription, io: CliIo, log: (s: string) => void):
     if (c.kind === 'lost') log(`connection lost after event ${c.lastEventId ?? '-'}; resuming`);
     else if (c.kind === 'reopening') log(`reconnecting from event ${c.lastEventId ?? '-'} (attempt ${c.attempt}, in ${c.delayMs} ms)`);
     else if (c.kind === 'token_refreshed') log('subscribe token refreshed');
-    else if (c.kind === 'open' && sub.connections > 1) log(`resumed after event ${c.lastEventId ?? '-'}`);
+    else if (c.kind === 'open' && c.resumed) log(`resumed after event ${c.lastEventId ?? '-'}`);
   });
   const r = await sub.result;
   newline();

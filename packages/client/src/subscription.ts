@@ -62,6 +62,8 @@ export interface SubscribeOptions {
 export interface ConnectionNotice {
   kind: 'open' | 'lost' | 'reopening' | 'dropped' | 'token_refreshed' | 'failed';
   lastEventId: string | undefined;
+  /** open: true when an earlier connection of this subscription was open (this one resumes it). */
+  resumed?: boolean;
   /** reopening: the consecutive attempt and the delay before it. */
   attempt?: number;
   delayMs?: number;
@@ -108,6 +110,7 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
   readonly result: Promise<SubscriptionResult>;
 
   private es: EventSourceLike | undefined;
+  private opens = 0;
   private finished = false;
   private failures = 0;
   private resumeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -174,14 +177,16 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
       if (this.es !== es || this.finished) return;
       this.clearResumeTimer();
       this.setState('live');
-      this.emit('connection', { kind: 'open', lastEventId: this.lastEventId });
+      this.emit('connection', { kind: 'open', lastEventId: this.lastEventId, resumed: this.opens++ > 0 });
     };
     es.onerror = (ev) => {
       // Relaycast's own `event: error` frame also reaches onerror; it is a MessageEvent with data.
       if (typeof (ev as MessageEvent).data === 'string' || this.es !== es || this.finished) return;
       if (es.readyState === CLOSED) return this.recover('the stream was refused');
+      // While the server is unreachable the EventSource retries (and fails) every `retry` ms: say it once.
+      const wasResuming = this.state === 'resuming';
       this.setState('resuming');
-      this.emit('connection', { kind: 'lost', lastEventId: this.lastEventId });
+      if (!wasResuming) this.emit('connection', { kind: 'lost', lastEventId: this.lastEventId });
       this.resumeTimer ??= setTimeout(() => this.fail('connection_failed', `could not reconnect within ${this.resumeTimeoutMs} ms`, true), this.resumeTimeoutMs);
     };
     for (const type of EVENT_TYPES) {
