@@ -40,8 +40,8 @@ export class Proc {
   }
 }
 
-/** Polls /healthz until it answers 200; fails fast if the process dies first. */
-async function waitHealthy(port: number, child: ChildProcess, timeoutMs = 15_000): Promise<void> {
+/** Polls /healthz until it answers 200; fails fast if the process dies first. 30 s: node boots slowly on a loaded 2-core machine. */
+async function waitHealthy(port: number, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before it was healthy`);
