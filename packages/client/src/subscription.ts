@@ -148,6 +148,7 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
    */
   reconnect(): void {
     if (this.finished) return;
+    this.clearReopenTimer();
     this.closeSource();
     this.setState('resuming');
     this.emit('connection', { kind: 'dropped', lastEventId: this.lastEventId });
@@ -170,6 +171,8 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     const url = new URL(this.links.eventsUrl, this.deps.baseUrl);
     // The query form of the cursor: a new EventSource cannot set Last-Event-ID itself (README, API).
     if (lastEventId !== undefined) url.searchParams.set('lastEventId', lastEventId);
+    // Never two connections at once (a reopen and a reconnect() may race).
+    this.closeSource();
     const es = new ES(url.toString(), this.deps.eventSourceInit);
     this.es = es;
     this.connections++;
@@ -331,7 +334,7 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     this.finished = true;
     this.closeSource();
     this.clearResumeTimer();
-    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.clearReopenTimer();
     const usage = r.usage ?? this.usage;
     this.setState(r.status);
     this.resolve({ ...r, text: this.text, lastEventId: this.lastEventId, gaps: [...this.gaps], ...(usage ? { usage } : {}) });
@@ -340,6 +343,11 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
   private closeSource(): void {
     this.es?.close();
     this.es = undefined;
+  }
+
+  private clearReopenTimer(): void {
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
   }
 
   private clearResumeTimer(): void {
