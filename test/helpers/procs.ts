@@ -75,7 +75,13 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
   const prefix = redis.prefix();
   const mockPort = await freePort();
   const mock = new Proc('mock', 'services/mock-model/dist/main.js', mockPort, mockPort, { MOCK_PORT: String(mockPort) });
-  await mock.start();
+  try {
+    await mock.start();
+  } catch (e) {
+    if (mock.child && mock.alive) await mock.kill('SIGKILL');
+    await redis.close();
+    throw e;
+  }
   const env = {
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: prefix,
@@ -98,7 +104,15 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
     const port = await freePort();
     workers.push(new Proc(`ingest${i}`, 'services/ingest/dist/main.js', port, port, { ...env, METRICS_PORT: String(port) }));
   }
-  await Promise.all([...edges, ...workers].map((p) => p.start()));
+  // If any process fails to come up, stop the ones that did (and Redis): a failed beforeAll must not leave
+  // orphaned services running after the test run.
+  const started = await Promise.allSettled([...edges, ...workers].map((p) => p.start()));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all([...edges, ...workers, mock].map((p) => (p.child && p.alive ? p.kill('SIGKILL') : undefined)));
+    await redis.close();
+    throw failed.reason;
+  }
   const cluster: ProcCluster = {
     redis,
     prefix,
