@@ -19,7 +19,11 @@ describe('the demo page in a real Chromium', () => {
     // A short retry makes a reconnect storm, if there were one, show up within the test. INGEST_DRAIN_MS=0:
     // a SIGTERMed worker hands its generation back at once, so the other worker retries it as attempt 2
     // (which appends `reset`) without waiting for a lock to expire.
-    [c, b] = await Promise.all([startProcCluster({ edges: 1, workers: 2, env: { SSE_RETRY_MS: '100', COALESCE_MS: '0', INGEST_DRAIN_MS: '0' } }), launchChromium()]);
+    const [cluster, browser] = await Promise.allSettled([startProcCluster({ edges: 1, workers: 2, env: { SSE_RETRY_MS: '100', COALESCE_MS: '0', INGEST_DRAIN_MS: '0' } }), launchChromium()]);
+    // Keep whichever started, so afterAll stops it even when the other failed (Chromium missing, say).
+    if (cluster.status === 'fulfilled') c = cluster.value;
+    if (browser.status === 'fulfilled') b = browser.value;
+    for (const r of [browser, cluster]) if (r.status === 'rejected') throw r.reason;
     base = c.edges[0]!.url;
   }, 60_000);
   afterAll(async () => {
