@@ -7,12 +7,16 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.base.json ./
 COPY packages/shared/package.json packages/shared/
+COPY packages/client/package.json packages/client/
+COPY packages/client/bin packages/client/bin
 COPY services/edge/package.json services/edge/
 COPY services/ingest/package.json services/ingest/
 COPY services/mock-model/package.json services/mock-model/
+COPY web/package.json web/
 RUN npm ci --no-audit --no-fund
 COPY packages packages
 COPY services services
+COPY web web
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
@@ -57,6 +61,8 @@ CMD ["node", "services/ingest/dist/main.js"]
 
 # Last, so a plain `docker build .` gives the edge.
 FROM runtime AS edge
+# The demo page the edge serves at / (WEB_DIR=web/dist, relative to /app).
+COPY --from=build /app/web/dist web/dist
 ENV HOST=0.0.0.0 PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

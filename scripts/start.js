@@ -148,6 +148,7 @@ const notice = creds.key
 console.log(`
 Relaycast is up: http://127.0.0.1:${port}   (Redis: ${redisUrl})
 ${notice}
+Or from a terminal: RELAYCAST_URL=http://127.0.0.1:${port} RELAYCAST_API_KEY=${key} npx relaycast ask "hello"
 Try it:
   curl -s -X POST http://127.0.0.1:${port}/v1/sessions -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\
        -d '{"messages":[{"role":"user","content":"hello"}],"max_tokens":50,"mock":{"intervalMs":50}}'

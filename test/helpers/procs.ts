@@ -65,6 +65,8 @@ export interface ProcCluster {
   /** The API key (tenant `test`) every edge accepts and create() sends; `auth` is its fetch header. */
   apiKey: string;
   auth: { authorization: string };
+  /** Waits for the ingest worker that reports exactly one active generation (the session a test started). */
+  activeWorker(timeoutMs?: number): Promise<Proc>;
   create(body: Record<string, unknown>): Promise<CreatedSession>;
   close(): Promise<void>;
 }
@@ -78,7 +80,13 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
   const prefix = redis.prefix();
   const mockPort = await freePort();
   const mock = new Proc('mock', 'services/mock-model/dist/main.js', mockPort, mockPort, { MOCK_PORT: String(mockPort) });
-  await mock.start();
+  try {
+    await mock.start();
+  } catch (e) {
+    if (mock.child && mock.alive) await mock.kill('SIGKILL');
+    await redis.close();
+    throw e;
+  }
   const main = makeKey('test', 'test');
   const env = {
     REDIS_URL: redis.url,
@@ -126,6 +134,17 @@ export async function startProcCluster(o: { edges?: number; workers?: number; en
     },
     apiKey: main.key,
     auth: main.headers,
+    async activeWorker(timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (const w of workers) {
+          const text = await fetch(`http://127.0.0.1:${w.healthPort}/metrics`).then((r) => r.text(), () => '');
+          if (/^relaycast_ingest_active_generations 1$/m.test(text)) return w;
+        }
+        if (Date.now() > deadline) throw new Error(`no worker ran a generation within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     create: (body) => createSession(cluster.aliveEdge().url, main.key, body),
     async close() {
       await Promise.all([...edges, ...workers, mock].map((p) => (p.child && p.alive ? p.kill('SIGKILL') : undefined)));

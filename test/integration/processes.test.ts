@@ -78,7 +78,9 @@ describe('real processes: edges, workers and Redis killed mid-stream', () => {
   afterAll(() => c?.close());
 
   it('edges SIGKILLed at 10 positions (one during a late joiner\'s replay): every client ends byte-identical to a fault-free read', async () => {
-    const s = await c.create({ messages: [{ role: 'user', content: 'kill the edges' }], seed: 3, max_tokens: 1500, mock: { intervalMs: 10 } });
+    // A generation longer than any kill loop, cancelled after the tenth kill: every kill lands mid-stream
+    // however slowly the edges restart on a loaded 2-core machine (a fixed length raced the loop).
+    const s = await c.create({ messages: [{ role: 'user', content: 'kill the edges' }], seed: 3, max_tokens: 100_000, mock: { intervalMs: 10 } });
     const running = async () => ((await (await fetch(c.aliveEdge().url + s.statusUrl, { headers: c.auth })).json()) as { status: string }).status === 'running';
     const clients: Promise<ReceivedEvent[]>[] = [rawFollower(c, s.eventsUrl), rawFollower(c, s.eventsUrl), browserLike(c, s.eventsUrl)];
     let kills = 0;
@@ -93,13 +95,16 @@ describe('real processes: edges, workers and Redis killed mid-stream', () => {
       kills++;
       await victim.start();
     }
+    expect((await fetch(c.aliveEdge().url + s.cancelUrl, { method: 'POST', headers: c.auth })).status).toBe(202);
     const results = await Promise.all(clients);
     const reference = await readSse(c.aliveEdge().url, s.eventsUrl);
-    expect(reference.events.at(-1)!.event).toBe('done');
+    expect(reference.events.at(-1)!.event).toBe('cancelled');
     for (const events of results) {
       expect(events.map((e) => [e.id, e.event, e.data])).toEqual(reference.events.map((e) => [e.id, e.event, e.data]));
     }
-    expect(textAfterLastReset(reference.events)).toBe(tokensFor('kill the edges', 3, 1500).join(''));
+    const text = textAfterLastReset(reference.events);
+    expect(text.length).toBeGreaterThan(0);
+    expect(tokensFor('kill the edges', 3, 100_000).join('').startsWith(text)).toBe(true);
   }, 90_000);
 
   it('an ingest worker SIGKILLed mid-generation: the other takes the job over, appends reset {attempt: 2} and finishes', async () => {
@@ -107,16 +112,9 @@ describe('real processes: edges, workers and Redis killed mid-stream', () => {
     const s = await c.create({ messages: [{ role: 'user', content: prompt }], seed: 5, max_tokens: 300, mock: { intervalMs: 10 } });
     const follower = rawFollower(c, s.eventsUrl);
     // The worker running it reports one active generation.
-    let victim: (typeof c.workers)[number] | undefined;
-    await waitFor(async () => {
-      for (const w of c.workers) {
-        const text = await fetch(`http://127.0.0.1:${w.healthPort}/metrics`).then((r) => r.text(), () => '');
-        if (/^relaycast_ingest_active_generations 1$/m.test(text)) victim = w;
-      }
-      return victim !== undefined;
-    }, 10_000, 'a worker to run the session');
+    const victim = await c.activeWorker();
     await waitFor(async () => Number(((await (await fetch(c.aliveEdge().url + s.statusUrl, { headers: c.auth })).json()) as { lastEventId: string }).lastEventId) >= 20, 10_000, '20 events');
-    await victim!.kill('SIGKILL');
+    await victim.kill('SIGKILL');
     const events = await follower;
     const reset = events.find((e) => e.event === 'reset');
     expect(reset).toBeDefined();
@@ -124,7 +122,7 @@ describe('real processes: edges, workers and Redis killed mid-stream', () => {
     expect(events.at(-1)!.event).toBe('done');
     expect(textAfterLastReset(events)).toBe(tokensFor(prompt, 5, 300).join(''));
     expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i + 1));
-    await victim!.start();
+    await victim.start();
   }, 60_000);
 
   it('Redis SIGKILLed and restarted (append-only file on): appends are retried without loss or duplicate and subscribers finish', async () => {

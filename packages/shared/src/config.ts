@@ -23,6 +23,7 @@ export const DEFAULTS = {
   SUBSCRIBER_MAX_QUEUE_BYTES: 1_048_576,
   LIVE_BUFFER_MAX_EVENTS: 10_000,
   MAX_CONNECTIONS: 20_000,
+  WEB_DIR: 'web/dist',
   MAX_BODY_BYTES: 262_144,
   MAX_MESSAGES: 256,
   MAX_MESSAGE_CHARS: 100_000,
@@ -77,6 +78,8 @@ const envSchema = z.object({
   SUBSCRIBER_MAX_QUEUE_BYTES: int(1024).default(DEFAULTS.SUBSCRIBER_MAX_QUEUE_BYTES),
   LIVE_BUFFER_MAX_EVENTS: int(1).default(DEFAULTS.LIVE_BUFFER_MAX_EVENTS),
   MAX_CONNECTIONS: int(1).default(DEFAULTS.MAX_CONNECTIONS),
+  // The built page the edge serves at `/`; a relative path is resolved against the repository (image) root.
+  WEB_DIR: z.string().min(1).default(DEFAULTS.WEB_DIR),
   MAX_BODY_BYTES: int(1024).default(DEFAULTS.MAX_BODY_BYTES),
   MAX_MESSAGES: int(1).default(DEFAULTS.MAX_MESSAGES),
   MAX_MESSAGE_CHARS: int(1).default(DEFAULTS.MAX_MESSAGE_CHARS),

@@ -13,6 +13,7 @@ import { eventsHandler } from './routes/events.js';
 import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } from './routes/sessions.js';
 import { securityHeaders } from './security-headers.js';
 import type { Subscriber } from './subscriber.js';
+import { webRoutes } from './web.js';
 
 export interface AppDeps {
   cfg: Config;
@@ -76,6 +77,8 @@ export function createApp(d: AppDeps): express.Express {
   app.get('/v1/sessions/:id/events', eventsHandler(d));
   app.post('/v1/sessions/:id/cancel', cancelHandler(d));
   app.get('/v1/sessions/:id', statusHandler(d));
+  // The demo page (web/): after the API, so an API path never reaches the file system lookup's answer.
+  app.use(webRoutes(d.cfg.WEB_DIR));
 
   const allowed: [RegExp, string][] = [
     [/^\/v1\/sessions$/, 'POST'],

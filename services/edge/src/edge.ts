@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { closeRedis, createLogger, createRedis, settleWithin, encodeComment, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
@@ -11,6 +13,7 @@ import { createEdgeMetrics } from './metrics.js';
 import { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
 import { SECURITY_HEADERS } from './security-headers.js';
+import { resolveWebDir } from './web.js';
 
 export interface Edge {
   port: number;
@@ -86,6 +89,8 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ port, host: cfg.HOST }, 'edge listening');
+  const page = join(resolveWebDir(cfg.WEB_DIR), 'index.html');
+  if (!existsSync(page)) log.warn({ page }, 'web page not built: / answers 503 web_not_built until npm run build makes it');
 
   let closing: Promise<void> | undefined;
   const close = () => {

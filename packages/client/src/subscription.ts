@@ -1,0 +1,383 @@
+import { Emitter } from './emitter.js';
+import { RelaycastHttpError } from './errors.js';
+import {
+  EVENT_TYPES,
+  TERMINAL_TYPES,
+  type EventPayloads,
+  type EventType,
+  type ResultError,
+  type StatusResponse,
+  type StreamEvent,
+  type StreamEventOf,
+  type SubscriptionResult,
+  type SubscriptionState,
+  type Usage,
+} from './types.js';
+
+/** The part of the WHATWG EventSource interface used here: the browser's, or the `eventsource` package's. */
+export interface EventSourceLike {
+  readonly readyState: number;
+  onopen: ((ev: Event) => unknown) | null;
+  onerror: ((ev: Event) => unknown) | null;
+  addEventListener(type: string, listener: (ev: MessageEvent) => void): void;
+  close(): void;
+}
+export type EventSourceConstructor = new (url: string, init?: Record<string, unknown>) => EventSourceLike;
+const CLOSED = 2;
+
+/** Links and credentials of the session being followed; `token` and `eventsUrl` change when a token is minted. */
+export interface SessionLinks {
+  id: string;
+  eventsUrl: string;
+  statusUrl: string;
+  tokenUrl: string;
+  token?: string | undefined;
+}
+
+/** What a subscription needs from its client. */
+export interface SubscriptionDeps {
+  baseUrl: string;
+  EventSource(): Promise<EventSourceConstructor>;
+  /** Extra EventSource options (the `eventsource` package takes a `fetch`); browsers ignore them. */
+  eventSourceInit: Record<string, unknown>;
+  status(links: SessionLinks): Promise<StatusResponse>;
+  /** Present when the client holds an API key: mints a fresh subscribe token (CONTRACT.md, security). */
+  mintToken?: (links: SessionLinks) => Promise<{ token: string; eventsUrl: string }>;
+}
+
+export interface SubscribeOptions {
+  /** Start after this event id (replay skips everything up to it). */
+  lastEventId?: string;
+  /** Reopens after a permanent failure (a non-200 answer, e.g. an edge draining) before giving up. Default 5. */
+  maxReopens?: number;
+  /** First backoff before a reopen; doubles per consecutive failure, capped at 5 s. Default 250 ms. */
+  reopenBaseMs?: number;
+  /**
+   * Longest time the EventSource may spend reconnecting by itself (network errors: it retries forever)
+   * before the subscription gives up. Default 60 s.
+   */
+  resumeTimeoutMs?: number;
+}
+
+export interface ConnectionNotice {
+  kind: 'open' | 'lost' | 'reopening' | 'dropped' | 'token_refreshed' | 'failed';
+  lastEventId: string | undefined;
+  /** open: true when an earlier connection of this subscription was open (this one resumes it). */
+  resumed?: boolean;
+  /** reopening: the consecutive attempt and the delay before it. */
+  attempt?: number;
+  delayMs?: number;
+  message?: string;
+}
+
+export type SubscriptionEventMap = { [T in EventType]: StreamEventOf<T> } & {
+  /** Every event, in order, after the typed one. */
+  event: StreamEvent;
+  state: { state: SubscriptionState; previous: SubscriptionState };
+  connection: ConnectionNotice;
+};
+
+export interface ToolCall {
+  id?: string;
+  name?: string;
+  arguments: string;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Follows one session's event stream. The EventSource reconnects by itself after a drop, sending
+ * Last-Event-ID (WHATWG HTML §9.2.3); when it gives up for good (a non-200 answer closes it), the
+ * subscription asks the status endpoint why, mints a token if that is the reason and it can, and reopens
+ * with `?lastEventId=` after a bounded backoff, a bounded number of times. It closes the EventSource the
+ * moment a terminal event arrives, so it never reconnects after the end.
+ */
+export class Subscription extends Emitter<SubscriptionEventMap> {
+  readonly id: string;
+  state: SubscriptionState = 'connecting';
+  /** The answer so far: deltas since the last `reset`. */
+  text = '';
+  /** `thinking` text so far (not part of the answer). */
+  thinking = '';
+  /** Tool calls by index, their `arguments` fragments joined. */
+  readonly toolCalls = new Map<number, ToolCall>();
+  lastEventId: string | undefined;
+  readonly gaps: EventPayloads['gap'][] = [];
+  /** Events received again with an id already seen (ignored); the server promises none. */
+  duplicates = 0;
+  /** Connections opened, the first included. */
+  connections = 0;
+  readonly result: Promise<SubscriptionResult>;
+
+  private es: EventSourceLike | undefined;
+  private opens = 0;
+  private finished = false;
+  private failures = 0;
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  private reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  private usage: Usage | undefined;
+  private resolve!: (r: SubscriptionResult) => void;
+  private readonly maxReopens: number;
+  private readonly reopenBaseMs: number;
+  private readonly resumeTimeoutMs: number;
+
+  constructor(
+    private readonly links: SessionLinks,
+    private readonly deps: SubscriptionDeps,
+    opts: SubscribeOptions = {},
+  ) {
+    super();
+    this.id = links.id;
+    this.lastEventId = opts.lastEventId;
+    this.maxReopens = opts.maxReopens ?? 5;
+    this.reopenBaseMs = opts.reopenBaseMs ?? 250;
+    this.resumeTimeoutMs = opts.resumeTimeoutMs ?? 60_000;
+    this.result = new Promise((r) => (this.resolve = r));
+    // Opened after the caller's synchronous `on(...)` calls, so no event can be missed.
+    void this.open(opts.lastEventId);
+  }
+
+  /** The subscribe token in use (it changes when the subscription mints a fresh one). */
+  get token(): string | undefined {
+    return this.links.token;
+  }
+
+  /**
+   * Cuts the current connection and resumes from the last id seen, as after a network drop (the demo page's
+   * "drop connection"). No-op once the subscription has ended.
+   */
+  reconnect(): void {
+    if (this.finished) return;
+    this.clearReopenTimer();
+    this.closeSource();
+    this.setState('resuming');
+    this.emit('connection', { kind: 'dropped', lastEventId: this.lastEventId });
+    void this.open(this.lastEventId);
+  }
+
+  /** Stops following (the session itself goes on: cancelling is `client.cancel`). */
+  close(): void {
+    this.finish({ status: 'closed' });
+  }
+
+  private async open(lastEventId: string | undefined): Promise<void> {
+    let ES: EventSourceConstructor;
+    try {
+      ES = await this.deps.EventSource();
+    } catch (e) {
+      return this.fail('no_eventsource', (e as Error).message, false);
+    }
+    if (this.finished) return;
+    const url = new URL(this.links.eventsUrl, this.deps.baseUrl);
+    // The query form of the cursor: a new EventSource cannot set Last-Event-ID itself (README, API).
+    if (lastEventId !== undefined) url.searchParams.set('lastEventId', lastEventId);
+    // Never two connections at once (a reopen and a reconnect() may race).
+    this.closeSource();
+    const es = new ES(url.toString(), this.deps.eventSourceInit);
+    this.es = es;
+    this.connections++;
+    es.onopen = () => {
+      if (this.es !== es || this.finished) return;
+      this.clearResumeTimer();
+      this.setState('live');
+      this.emit('connection', { kind: 'open', lastEventId: this.lastEventId, resumed: this.opens++ > 0 });
+    };
+    es.onerror = (ev) => {
+      // Relaycast's own `event: error` frame also reaches onerror; it is a MessageEvent with data.
+      if (typeof (ev as MessageEvent).data === 'string' || this.es !== es || this.finished) return;
+      if (es.readyState === CLOSED) return this.recover('the stream was refused');
+      // While the server is unreachable the EventSource retries (and fails) every `retry` ms: say it once.
+      const wasResuming = this.state === 'resuming';
+      this.setState('resuming');
+      if (!wasResuming) this.emit('connection', { kind: 'lost', lastEventId: this.lastEventId });
+      this.resumeTimer ??= setTimeout(() => this.fail('connection_failed', `could not reconnect within ${this.resumeTimeoutMs} ms`, true), this.resumeTimeoutMs);
+    };
+    for (const type of EVENT_TYPES) {
+      es.addEventListener(type, (ev) => {
+        if (this.es !== es || this.finished) return;
+        // EventSource also fires a plain Event named `error` on connection failures (handled above).
+        if (typeof ev.data !== 'string') return;
+        this.onFrame(type, ev);
+      });
+    }
+  }
+
+  private onFrame(type: EventType, ev: MessageEvent): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(ev.data as string);
+    } catch {
+      return this.fail('protocol_error', `a ${type} event carried data that is not JSON`, false);
+    }
+    if (typeof data !== 'object' || data === null || !validPayload(type, data as Record<string, unknown>)) {
+      return this.fail('protocol_error', `a ${type} event is missing its fields`, false);
+    }
+    const id = ev.lastEventId || undefined;
+    // Ids are the session's sequence. A frame without an id (only the terminal `stream_lost` error) keeps
+    // the previous lastEventId, so only non-terminal events are checked for repeats.
+    if (!TERMINAL_TYPES.has(type) && id !== undefined && this.lastEventId !== undefined && Number(id) <= Number(this.lastEventId)) {
+      this.duplicates++;
+      return;
+    }
+    if (id !== undefined) this.lastEventId = id;
+    this.failures = 0;
+    if (this.state !== 'live') this.setState('live');
+    const event = { ...(data as object), id, type } as StreamEvent;
+    this.apply(event);
+    this.emit(type, event as never);
+    this.emit('event', event);
+    if (event.type === 'done') this.finish({ status: 'done', finishReason: event.finishReason, ...(event.usage ? { usage: event.usage } : {}) });
+    else if (event.type === 'error') this.finish({ status: 'error', error: { code: event.code, message: event.message, retryable: event.retryable, source: 'server' } });
+    else if (event.type === 'cancelled') this.finish({ status: 'cancelled', cancelReason: event.reason });
+  }
+
+  private apply(e: StreamEvent): void {
+    switch (e.type) {
+      case 'delta':
+        this.text += e.text;
+        break;
+      case 'reset':
+        // A new attempt restarts the answer (README, Events): what came before it is discarded.
+        this.text = '';
+        this.thinking = '';
+        this.toolCalls.clear();
+        break;
+      case 'gap':
+        this.gaps.push({ requested: e.requested, resumedFrom: e.resumedFrom });
+        break;
+      case 'usage':
+        this.usage = { inputTokens: e.inputTokens, outputTokens: e.outputTokens, estimated: e.estimated };
+        break;
+      case 'thinking':
+        this.thinking += e.text;
+        break;
+      case 'tool_call': {
+        const call = this.toolCalls.get(e.index) ?? { arguments: '' };
+        if (e.id !== undefined) call.id = e.id;
+        if (e.name !== undefined) call.name = e.name;
+        call.arguments += e.arguments;
+        this.toolCalls.set(e.index, call);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** The EventSource gave up (a non-200 answer): find out why, then reopen, refresh the token, or stop. */
+  private recover(message: string): void {
+    this.closeSource();
+    this.clearResumeTimer();
+    if (this.finished) return;
+    this.failures++;
+    if (this.failures > this.maxReopens) return this.fail('connection_failed', `${message}; gave up after ${this.maxReopens} reopens`, true);
+    this.setState('resuming');
+    const delayMs = Math.round(Math.min(this.reopenBaseMs * 2 ** (this.failures - 1), MAX_BACKOFF_MS) * (0.5 + Math.random() / 2));
+    this.emit('connection', { kind: 'reopening', lastEventId: this.lastEventId, attempt: this.failures, delayMs, message });
+    this.reopenTimer = setTimeout(() => void this.probeAndReopen(), delayMs);
+  }
+
+  private async probeAndReopen(): Promise<void> {
+    this.reopenTimer = undefined;
+    let status: StatusResponse;
+    try {
+      status = await this.deps.status(this.links);
+    } catch (e) {
+      if (this.finished) return;
+      if (e instanceof RelaycastHttpError) {
+        if (e.status === 401 && this.deps.mintToken) return this.refreshToken();
+        if (e.status === 401 || e.status === 403) return this.fail(e.code, e.message, false);
+        if (e.status === 404) return this.fail('session_not_found', e.message, false);
+      }
+      // 5xx, 429 or no answer: the next attempt may find a healthy edge.
+      return this.recover((e as Error).message);
+    }
+    if (this.finished) return;
+    const ended = status.status === 'done' || status.status === 'error' || status.status === 'cancelled';
+    // The edge answers 204 when the cursor is at or past the terminal event, which closes the EventSource
+    // for good: the session is over and this subscription already has everything it can get from the stream.
+    if (ended && Number(status.lastEventId) <= Number(this.lastEventId ?? 0)) return this.finishFromStatus(status);
+    void this.open(this.lastEventId);
+  }
+
+  private async refreshToken(): Promise<void> {
+    try {
+      const fresh = await this.deps.mintToken!(this.links);
+      if (this.finished) return;
+      this.links.token = fresh.token;
+      this.links.eventsUrl = fresh.eventsUrl;
+      this.emit('connection', { kind: 'token_refreshed', lastEventId: this.lastEventId });
+      void this.open(this.lastEventId);
+    } catch (e) {
+      if (this.finished) return;
+      if (e instanceof RelaycastHttpError && e.status >= 400 && e.status < 500 && e.status !== 429) return this.fail(e.code, `cannot mint a subscribe token: ${e.message}`, false);
+      this.recover((e as Error).message);
+    }
+  }
+
+  private finishFromStatus(s: StatusResponse): void {
+    this.text = s.text;
+    const usage = s.usage ? { usage: s.usage } : {};
+    if (s.status === 'done') this.finish({ status: 'done', ...(s.finishReason ? { finishReason: s.finishReason } : {}), ...usage });
+    else if (s.status === 'cancelled') this.finish({ status: 'cancelled', ...usage });
+    else this.finish({ status: 'error', error: { code: s.error?.code ?? 'error', message: s.error?.message ?? 'the session ended with an error', retryable: false, source: 'server' }, ...usage });
+  }
+
+  private fail(code: string, message: string, retryable: boolean): void {
+    if (this.finished) return;
+    this.emit('connection', { kind: 'failed', lastEventId: this.lastEventId, message });
+    this.finish({ status: 'error', error: { code, message, retryable, source: 'client' } as ResultError });
+  }
+
+  private finish(r: Pick<SubscriptionResult, 'status'> & Partial<SubscriptionResult>): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.closeSource();
+    this.clearResumeTimer();
+    this.clearReopenTimer();
+    const usage = r.usage ?? this.usage;
+    this.setState(r.status);
+    this.resolve({ ...r, text: this.text, lastEventId: this.lastEventId, gaps: [...this.gaps], ...(usage ? { usage } : {}) });
+  }
+
+  private closeSource(): void {
+    this.es?.close();
+    this.es = undefined;
+  }
+
+  private clearReopenTimer(): void {
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
+  }
+
+  private clearResumeTimer(): void {
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
+  }
+
+  private setState(state: SubscriptionState): void {
+    if (state === this.state) return;
+    const previous = this.state;
+    this.state = state;
+    this.emit('state', { state, previous });
+  }
+}
+
+/** The fields the client relies on, checked so a corrupt frame is reported instead of printed as "undefined". */
+function validPayload(type: EventType, d: Record<string, unknown>): boolean {
+  switch (type) {
+    case 'delta':
+    case 'thinking':
+      return typeof d.text === 'string';
+    case 'reset':
+      return typeof d.attempt === 'number';
+    case 'gap':
+      return typeof d.requested === 'string' && typeof d.resumedFrom === 'string';
+    case 'error':
+      return typeof d.code === 'string' && typeof d.message === 'string';
+    case 'tool_call':
+      return typeof d.index === 'number' && typeof d.arguments === 'string';
+    default:
+      return true;
+  }
+}

@@ -1,0 +1,272 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokensFor } from '../../services/mock-model/src/index.js';
+import { DemoPage, launchChromium, type Browser } from '../helpers/browser.js';
+import { startProcCluster, type ProcCluster } from '../helpers/procs.js';
+
+interface Status {
+  status: string;
+  text: string;
+  lastEventId: string;
+  error: { code: string; message: string } | null;
+}
+
+describe('the demo page in a real Chromium', () => {
+  let c: ProcCluster;
+  let b: Browser;
+  let base: string;
+  beforeAll(async () => {
+    // One cluster and one Chromium for every browser test (fewer processes on a 2-core machine).
+    // A short retry makes a reconnect storm, if there were one, show up within the test. INGEST_DRAIN_MS=0:
+    // a SIGTERMed worker hands its generation back at once, so the other worker retries it as attempt 2
+    // (which appends `reset`) without waiting for a lock to expire.
+    const [cluster, browser] = await Promise.allSettled([startProcCluster({ edges: 1, workers: 2, env: { SSE_RETRY_MS: '100', COALESCE_MS: '0', INGEST_DRAIN_MS: '0' } }), launchChromium()]);
+    // Keep whichever started, so afterAll stops it even when the other failed (Chromium missing, say).
+    if (cluster.status === 'fulfilled') c = cluster.value;
+    if (browser.status === 'fulfilled') b = browser.value;
+    for (const r of [browser, cluster]) if (r.status === 'rejected') throw r.reason;
+    base = c.edges[0]!.url;
+  }, 60_000);
+  afterAll(async () => {
+    await b?.close();
+    await c?.close();
+  });
+
+  const status = async (id: string) => (await (await fetch(`${base}/v1/sessions/${id}`)).json()) as Status;
+  const contiguous = (ids: number[]) => ids.map((_, i) => i + 1);
+
+  it('streams a full answer equal to the session\'s text; screenshots mid-stream, done and on a phone; no CSP violation', async () => {
+    const d = await DemoPage.open(b, `${base}/`);
+    expect(await d.page.title()).toBe('Relaycast');
+    const prompt = 'stream to a browser';
+    await d.ask({ prompt, maxTokens: 80, intervalMs: 40 });
+    await d.waitWords(15);
+    await d.waitState('live');
+    await d.screenshot('page-mid-stream');
+    await d.waitState('done');
+    await d.screenshot('page-done');
+
+    const id = await d.sessionId();
+    const st = await status(id);
+    expect(st.status).toBe('done');
+    expect(await d.answer()).toBe(st.text);
+    expect(st.text).toBe(tokensFor(prompt, 0, 80).join(''));
+    expect(await d.notices()).toContain('Done (length, 80 tokens)');
+    const ids = await d.loggedIds();
+    expect(ids).toEqual(contiguous(ids));
+    expect(ids.at(-1)).toBe(Number(st.lastEventId));
+    expect(d.eventsRequests).toHaveLength(1);
+    expect(await d.cspViolations()).toEqual([]);
+
+    await d.page.setViewportSize({ width: 390, height: 844 });
+    await d.screenshot('page-done-phone');
+    // Readable on a phone: nothing wider than the screen.
+    expect(await d.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await d.close();
+  }, 60_000);
+
+  it('every control has a label and the keyboard drives it: Shift+Enter adds a line, Enter sends', async () => {
+    const d = await DemoPage.open(b, `${base}/`);
+    const unlabelled = await d.page.evaluate(() =>
+      [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+        .filter((e) => {
+          if (e instanceof HTMLInputElement || e instanceof HTMLSelectElement || e instanceof HTMLTextAreaElement) return (e.labels?.length ?? 0) === 0 && !e.getAttribute('aria-label');
+          return !(e.textContent ?? '').trim();
+        })
+        .map((e) => e.outerHTML),
+    );
+    expect(unlabelled).toEqual([]);
+    await d.page.getByLabel('Max tokens', { exact: true }).fill('5');
+    const box = d.page.getByLabel('Prompt', { exact: true });
+    await box.focus();
+    await d.page.keyboard.type('first line');
+    await d.page.keyboard.press('Shift+Enter');
+    await d.page.keyboard.type('second line');
+    expect(await box.inputValue()).toBe('first line\nsecond line');
+    expect(d.eventsRequests).toHaveLength(0);
+    await d.page.keyboard.press('Enter');
+    await d.waitState('done');
+    expect(await d.answer()).toBe(tokensFor('first line\nsecond line', 0, 5).join(''));
+    await d.close();
+  }, 60_000);
+
+  it('an API key from #key= fills the password field, is remembered, leaves the address bar, and is sent as Bearer', async () => {
+    const d = await DemoPage.open(b, `${base}/#key=rk_browser_test`);
+    const field = d.page.getByLabel('API key', { exact: true });
+    expect(await field.getAttribute('type')).toBe('password');
+    expect(await field.inputValue()).toBe('rk_browser_test');
+    expect(await d.page.evaluate(() => location.hash)).toBe('');
+    const auth: (string | undefined)[] = [];
+    d.page.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/v1/sessions') auth.push(r.headers().authorization);
+    });
+    await d.ask({ prompt: 'with a key', maxTokens: 5 });
+    await d.waitState('done');
+    expect(auth).toEqual(['Bearer rk_browser_test']);
+    await d.page.goto(`${base}/`);
+    expect(await d.page.getByLabel('API key', { exact: true }).inputValue()).toBe('rk_browser_test');
+    // The profile is shared by the other tests' tabs.
+    await d.page.evaluate(() => localStorage.clear());
+    await d.close();
+  }, 60_000);
+
+  it('two pages on the same session (the share link, a viewer tab) both finish with the same text', async () => {
+    const a = await DemoPage.open(b, `${base}/`);
+    await a.ask({ prompt: 'fan out to two tabs', maxTokens: 100, intervalMs: 30 });
+    const link = await a.shareLink();
+    // The session travels in the fragment, which a browser never sends to a server.
+    expect(new URL(link).search).toBe('');
+    expect(new URL(link).hash).toMatch(/^#session=/);
+    const v = await DemoPage.open(b, link);
+    expect(await v.page.locator('#viewer-banner').isVisible()).toBe(true);
+    expect(await v.page.locator('#ask-panel').isVisible()).toBe(false);
+    await Promise.all([a.waitState('done'), v.waitState('done')]);
+    const st = await status(await a.sessionId());
+    expect(await a.answer()).toBe(st.text);
+    expect(await v.answer()).toBe(st.text);
+    expect(st.text).toBe(tokensFor('fan out to two tabs', 0, 100).join(''));
+    expect(v.eventsRequests.map((r) => r.url.pathname)).toEqual([`/v1/sessions/${await a.sessionId()}/events`]);
+    expect([...(await a.cspViolations()), ...(await v.cspViolations())]).toEqual([]);
+    await a.close();
+    await v.close();
+  }, 60_000);
+
+  it('"Drop connection" cuts the stream and shows the resume: ?lastEventId=, exact text, no duplicate', async () => {
+    const d = await DemoPage.open(b, `${base}/`);
+    await d.ask({ prompt: 'drop and resume', maxTokens: 150, intervalMs: 20 });
+    await d.waitWords(10);
+    await d.page.getByRole('button', { name: 'Drop connection' }).click();
+    await d.waitState('done');
+    const st = await status(await d.sessionId());
+    expect(await d.answer()).toBe(st.text);
+    expect(st.text).toBe(tokensFor('drop and resume', 0, 150).join(''));
+    const log = await d.page.locator('#log').textContent();
+    expect(log).toContain('connection dropped by you');
+    expect(log).toContain('state: resuming');
+    expect(log).toContain('connected: resumed');
+    expect(d.eventsRequests).toHaveLength(2);
+    expect(Number(d.eventsRequests[1]!.url.searchParams.get('lastEventId'))).toBeGreaterThanOrEqual(10);
+    const ids = await d.loggedIds();
+    expect(ids).toEqual(contiguous(ids));
+    expect(await d.page.locator('#stat-duplicates').textContent()).toBe('0');
+    await d.close();
+  }, 60_000);
+
+  it('Stop cancels the generation and the page shows it', async () => {
+    const d = await DemoPage.open(b, `${base}/`);
+    await d.ask({ prompt: 'stop me', maxTokens: 2000, intervalMs: 20 });
+    await d.waitWords(2);
+    await d.page.getByRole('button', { name: 'Stop' }).click();
+    await d.waitState('cancelled');
+    expect(await d.notices()).toContain('Stopped: the generation was cancelled (client_request)');
+    expect(await d.page.getByRole('button', { name: 'Stop' }).isDisabled()).toBe(true);
+    const st = await status(await d.sessionId());
+    expect(st.status).toBe('cancelled');
+    expect(await d.answer()).toBe(st.text);
+    await d.close();
+  }, 60_000);
+
+  it('an upstream failure shows the error', async () => {
+    const d = await DemoPage.open(b, `${base}/`);
+    await d.ask({ prompt: 'fail upstream', maxTokens: 50, intervalMs: 10, fault: 'error:5' });
+    await d.waitState('error');
+    const st = await status(await d.sessionId());
+    expect(st.status).toBe('error');
+    const alert = d.page.getByRole('alert');
+    expect(await alert.textContent()).toBe(`Error ${st.error!.code}: ${st.error!.message}`);
+    expect(await alert.isVisible()).toBe(true);
+    expect(await d.answer()).toBe(st.text);
+    await d.close();
+  }, 60_000);
+
+  it('after done the browser stops reconnecting: the page closes its stream, a bare EventSource gets 204 once and stops', async () => {
+    const d = await DemoPage.open(b, `${base}/`);
+    await d.ask({ prompt: 'no storm', maxTokens: 10, intervalMs: 0 });
+    await d.waitState('done');
+    const id = await d.sessionId();
+    const st = await status(id);
+    const forSession = () => d.eventsRequests.filter((r) => r.url.pathname === `/v1/sessions/${id}/events`);
+    expect(forSession()).toHaveLength(1);
+
+    // A page that never closes its EventSource: after the terminal event it reconnects with Last-Event-ID,
+    // the edge answers 204, and the browser stops for good (readyState CLOSED).
+    await d.page.evaluate((url) => {
+      (window as unknown as { bare: EventSource }).bare = new EventSource(url);
+    }, `/v1/sessions/${id}/events`);
+    await d.waitFor(() => (window as unknown as { bare: EventSource }).bare.readyState === EventSource.CLOSED, undefined);
+    await d.streams();
+    expect(forSession()).toHaveLength(3);
+    expect(forSession()[2]!.lastEventId).toBe(st.lastEventId);
+    expect(forSession().map((r) => r.status)).toEqual([200, 200, 204]);
+
+    // Many retry intervals (100 ms) pass while another session streams to its end in a second tab.
+    const other = await DemoPage.open(b, `${base}/`);
+    await other.ask({ prompt: 'time passes', maxTokens: 60, intervalMs: 20 });
+    await other.waitState('done');
+    expect(forSession()).toHaveLength(3);
+    expect(other.eventsRequests).toHaveLength(1);
+    await other.close();
+    await d.close();
+  }, 60_000);
+
+  describe('while processes die', () => {
+    it('the edge is SIGKILLed mid-stream and restarted: the page\'s EventSource reconnects by itself with Last-Event-ID, exact text, no duplicate, no gap', async () => {
+      const d = await DemoPage.open(b, `${base}/`);
+      const prompt = 'kill the edge under the page';
+      await d.ask({ prompt, maxTokens: 300, intervalMs: 20 });
+      await d.waitWords(20);
+      const edge = c.edges[0]!;
+      await edge.kill('SIGKILL');
+      // What the page had when its edge died (several tokens can share one event, so count ids, not words).
+      const seenBeforeKill = Number(await d.page.locator('#stat-last-id').textContent());
+      await d.waitState('resuming');
+      await edge.start();
+      await d.waitState('done', 45_000);
+
+      const id = await d.sessionId();
+      const st = await status(id);
+      expect(st.status).toBe('done');
+      expect(await d.answer()).toBe(st.text);
+      expect(st.text).toBe(tokensFor(prompt, 0, 300).join(''));
+      const ids = await d.loggedIds();
+      expect(ids).toEqual(ids.map((_, i) => i + 1));
+      expect(ids.at(-1)).toBe(Number(st.lastEventId));
+      expect(await d.page.locator('#stat-duplicates').textContent()).toBe('0');
+      const log = await d.page.locator('#log').textContent();
+      // Said once, however many times the browser retried while the edge was down; then the resume.
+      expect(log!.split('connection lost after #')).toHaveLength(2);
+      expect(log).toContain('connected: resumed after #');
+      // The browser's own reconnection: the same URL (no ?lastEventId=), the cursor in the Last-Event-ID header.
+      const streams = await d.streams();
+      const resumed = streams.filter((r) => r.status === 200).slice(1);
+      expect(resumed.length).toBeGreaterThanOrEqual(1);
+      expect(resumed[0]!.url.searchParams.has('lastEventId')).toBe(false);
+      expect(Number(resumed[0]!.lastEventId)).toBeGreaterThanOrEqual(seenBeforeKill);
+      expect(seenBeforeKill).toBeGreaterThan(0);
+      expect(await d.page.locator('#stat-connections').textContent()).toBe('1');
+      expect(await d.cspViolations()).toEqual([]);
+      await d.close();
+    }, 90_000);
+
+    it('reset: a worker stops mid-generation, the retry\'s reset clears the partial answer and it restarts', async () => {
+      const d = await DemoPage.open(b, `${base}/`);
+      const prompt = 'restart the answer';
+      await d.ask({ prompt, maxTokens: 250, intervalMs: 20 });
+      await d.waitWords(20);
+      const victim = await c.activeWorker();
+      const before = await d.answer();
+      await victim.kill('SIGTERM');
+      await d.waitState('done', 45_000);
+
+      const st = await status(await d.sessionId());
+      expect(st.status).toBe('done');
+      expect(await d.notices()).toContain('The answer restarted (attempt 2, retry): the partial answer was cleared.');
+      expect(await d.page.locator('#log li.ev-reset').count()).toBe(1);
+      // Cleared, not appended to: the page shows the new attempt's answer exactly once.
+      expect(before.length).toBeGreaterThan(0);
+      expect(await d.answer()).toBe(st.text);
+      expect(st.text).toBe(tokensFor(prompt, 0, 250).join(''));
+      await victim.start();
+      await d.close();
+    }, 90_000);
+  });
+});
