@@ -14,12 +14,16 @@ import { gapEntry, toLiveEntry, type Topic } from './topic.js';
  */
 export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: SessionStore, pageSize: number, knownSeq: number, stats: EdgeStats): Promise<void> {
   const cursor = sub.lastSeq;
+  // The stream reaches at least this far: the metadata said so, or an entry was read.
+  let streamSeq = knownSeq;
   let first = true;
-  for (;;) {
+  for (let idle = 0; ; ) {
+    const before = sub.lastSeq;
     const cached = topic.recentRun(sub.lastSeq + 1, pageSize);
     if (cached.length) {
       first = false;
       for (const le of cached) {
+        streamSeq = Math.max(streamSeq, le.seq);
         sub.deliver(le);
         stats.eventsReplayed++;
         stats.eventsDelivered++;
@@ -51,6 +55,7 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
         stats.gaps++;
         sub.deliver(gapEntry(sub.lastSeq, e.seq));
       }
+      streamSeq = Math.max(streamSeq, e.seq);
       const le = toLiveEntry(e);
       topic.remember(le);
       sub.deliver(le);
@@ -70,7 +75,12 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
     if (buffered === null) continue;
     let joined = true;
     for (const e of buffered) {
-      if (e.seq <= sub.lastSeq) continue;
+      if (e.seq <= sub.lastSeq) {
+        // A terminal entry at or before the cursor: nothing will follow it (see Subscriber.deliver).
+        sub.deliver(e);
+        if (sub.closed) return;
+        continue;
+      }
       if (e.seq !== sub.lastSeq + 1) {
         joined = false;
         break;
@@ -80,7 +90,13 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
       stats.bytesDelivered += e.frame.length;
       if (sub.closed) return;
     }
-    if (joined && topic.promote(sub)) return;
+    if (joined && topic.promote(sub, streamSeq)) return;
+    // Nothing new was read and the topic is still ahead (entries it dispatched are not in the stream, as
+    // when Redis lost data): wait a little before reading again rather than spin on Redis. The liveness
+    // check ends the session if the stream is gone.
+    idle = sub.lastSeq === before ? idle + 1 : 0;
+    if (idle > 1) await new Promise((r) => setTimeout(r, Math.min(10 * idle, 200)));
+    if (sub.closed) return;
   }
 }
 

@@ -34,11 +34,34 @@ export function eventsHandler(d: EventsDeps) {
       throw e;
     }
     if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return sendError(res, 503, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
+    // The slot is taken before the first await, so a flood of requests cannot all pass the check together,
+    // and released on 'close', which is registered here because a client may leave during the lookup (a
+    // listener added after the socket closed would never run, leaking the slot and the subscription).
+    d.stats.openConnections++;
+    let sub: Subscriber | undefined;
+    let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      d.stats.openConnections--;
+      if (sub) sub.closed = true;
+      if (topic && sub) d.hub.detach(topic, sub);
+    };
+    res.once('close', release);
 
-    const meta = await d.store.meta(id);
-    if (!meta) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    const meta = await d.store.meta(id).catch((err: unknown) => {
+      release();
+      throw err;
+    });
+    if (released) return;
+    if (!meta) {
+      release();
+      return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    }
     // At or past the terminal event there is nothing more to send; 204 is what stops EventSource reconnecting.
     if (meta.terminal !== undefined && cursor >= meta.terminal) {
+      release();
       res.status(204).end();
       return;
     }
@@ -60,20 +83,13 @@ export function eventsHandler(d: EventsDeps) {
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
 
-    d.stats.openConnections++;
     if (cursor > 0) d.stats.resumes++;
-    const sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
+    sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
     sub.write(retry);
     sub.write(FLUSH);
-    let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
-    res.on('close', () => {
-      sub.closed = true;
-      d.stats.openConnections--;
-      if (topic) d.hub.detach(topic, sub);
-    });
     try {
       topic = await d.hub.attach(id, sub);
-      if (sub.closed) return d.hub.detach(topic, sub);
+      if (released) return d.hub.detach(topic, sub);
       await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta.seq, d.stats);
     } catch (err) {
       requestLog(res, d.log).warn({ err }, 'subscriber failed during replay; closing so it resumes');
