@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,11 @@ export interface TestRedis {
   prefix(): string;
   /** Stops the server (SIGKILL unless graceful), keeping its data dir, so restart() can bring it back. */
   stop(graceful?: boolean): Promise<void>;
-  restart(): Promise<void>;
+  /**
+   * Starts a stopped server again on the same port. With `discardData`, its files are deleted first: what a
+   * server without persistence (or one whose disk was lost) looks like after a restart.
+   */
+  restart(o?: { discardData?: boolean }): Promise<void>;
   close(): Promise<void>;
   /** Only a spawned server can be stopped and restarted by the test. */
   readonly controllable: boolean;
@@ -57,7 +61,10 @@ async function spawnRedis(opts: { appendOnly?: boolean }): Promise<TestRedis> {
     url,
     prefix: randomPrefix,
     stop,
-    restart: start,
+    restart: async (o = {}) => {
+      if (o.discardData) for (const f of readdirSync(dir)) rmSync(join(dir, f), { recursive: true, force: true });
+      await start();
+    },
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
