@@ -6,7 +6,8 @@ import { gapEntry, toLiveEntry, type Topic } from './topic.js';
 /**
  * Brings a registered subscriber from its cursor to live without a gap or a duplicate:
  *   1. it is already registered with the topic, so every live entry since then is in its buffer;
- *   2. read history after the cursor in pages, each page paced by the socket ('drain');
+ *   2. read history after the cursor in pages, every write paced by the socket ('drain'), so what waits in
+ *      memory is bounded by the socket's high-water mark plus one event, whatever the events' size;
  *   3. flush the buffer, skipping seqs already written; if the buffer overflowed or does not join up
  *      with what was read, read history again from the last written seq;
  *   4. join the live set only when nothing the topic dispatched is missing.
@@ -28,10 +29,9 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
         stats.eventsReplayed++;
         stats.eventsDelivered++;
         stats.bytesDelivered += le.frame.length;
+        if (sub.backedUp) await sub.drained();
         if (sub.closed) return;
       }
-      if (cached.length === pageSize) await sub.drained();
-      if (sub.closed) return;
       // Whatever the cache did not hold is read from the stream on the next pass.
       continue;
     }
@@ -62,13 +62,10 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
       stats.eventsReplayed++;
       stats.eventsDelivered++;
       stats.bytesDelivered += le.frame.length;
+      if (sub.backedUp) await sub.drained();
       if (sub.closed) return;
     }
-    if (page.length === pageSize) {
-      await sub.drained();
-      if (sub.closed) return;
-      continue;
-    }
+    if (page.length === pageSize) continue;
     // Reached the end of the stream as of that read; join up with the live buffer.
     const buffered = sub.buffer;
     sub.buffer = [];
@@ -89,8 +86,16 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
       stats.eventsDelivered++;
       stats.bytesDelivered += e.frame.length;
       if (sub.closed) return;
+      // Live entries piled up during the replay: send them paced too, then join on a later pass (the
+      // rest of the buffer is read again from the cache or the stream).
+      if (sub.backedUp) {
+        joined = false;
+        break;
+      }
     }
     if (joined && topic.promote(sub, streamSeq)) return;
+    if (sub.backedUp) await sub.drained();
+    if (sub.closed) return;
     // Nothing new was read and the topic is still ahead (entries it dispatched are not in the stream, as
     // when Redis lost data): wait a little before reading again rather than spin on Redis. The liveness
     // check ends the session if the stream is gone.

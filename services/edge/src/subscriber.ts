@@ -106,6 +106,11 @@ export class Subscriber {
     this.res.destroy();
   }
 
+  /** More than the socket's high-water mark is waiting to be sent: wait for drained() before writing more. */
+  get backedUp(): boolean {
+    return !this.closed && this.socket.writableNeedDrain;
+  }
+
   drained(): Promise<void> {
     if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
