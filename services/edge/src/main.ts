@@ -3,14 +3,18 @@ import { startEdge } from './edge.js';
 
 const cfg = loadConfigOrExit('edge');
 const log = createLogger('edge', cfg.LOG_LEVEL);
-const edge = await startEdge(cfg, log);
+// Signals are handled from the first moment, so one that arrives during start-up still shuts down cleanly.
+const starting = startEdge(cfg, log);
+const stop = (how: 'drain' | 'close') =>
+  starting.then((edge) => (how === 'drain' ? edge.drain() : edge.close())).then(() => process.exit(0), () => process.exit(1));
 // SIGTERM (a deploy): drain across DRAIN_WINDOW_MS so clients move to other edges gradually.
 // SIGINT (Ctrl-C): close at once.
 process.once('SIGTERM', () => {
   log.info('SIGTERM: draining');
-  edge.drain().then(() => process.exit(0), () => process.exit(1));
+  void stop('drain');
 });
 process.once('SIGINT', () => {
   log.info('SIGINT: closing');
-  edge.close().then(() => process.exit(0), () => process.exit(1));
+  void stop('close');
 });
+await starting;
