@@ -154,7 +154,12 @@ export function followEventSource(c: ProcCluster, path: string, o: Pick<FollowOp
         const got = { id: me.lastEventId || undefined, event: type, data: String(me.data) };
         events.push(got);
         o.onEvent?.(got);
-        if (TERMINAL.has(type)) finish();
+        if (TERMINAL.has(type)) {
+          const conn = { edge: current, status: finalStatus, events: events.length, endedAt: Date.now() };
+          connections.push(conn);
+          o.onConnectionEnd?.(conn);
+          finish();
+        }
       });
     }
   });
