@@ -33,7 +33,7 @@ describe('worker takeover with the production lock settings', () => {
       // The new attempt generates again, then the client stops it (the full answer is npm test's business).
       await waitFor(async () => textAfterLastReset((await c.stream(s.id)).filter((e) => e.type === 'delta' || e.type === 'reset')).length > 100, 30_000, 'the new attempt to stream');
       expect(tokensFor(prompt, round, 2500).join('').startsWith(textAfterLastReset(await c.stream(s.id)))).toBe(true);
-      await fetch(`${c.pickEdge().url}${s.cancelUrl}`, { method: 'POST' });
+      expect((await c.cancel(s)).status).toBe(202);
       const events = (await client).events;
       expect(events.at(-1)!.event).toBe('cancelled');
       expect(events.filter((e) => e.event === 'reset').map((e) => JSON.parse(e.data).attempt)).toEqual([2]);

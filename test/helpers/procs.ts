@@ -10,6 +10,15 @@ import { waitFor } from './wait.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * Every service process still running. If the test process exits without its afterAll (a hook timeout, a
+ * crash), they are killed with it rather than left running.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export interface ProcExit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -61,6 +70,8 @@ export class Proc {
     this.paused = false;
     const child = spawn(process.execPath, [...this.nodeArgs, this.script], { cwd: root, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', process.env.TEST_PROC_LOGS ? 'inherit' : 'ignore'] });
     this.child = child;
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (process.env.TEST_PROC_LOGS) process.stderr.write(`[${this.name}] ${line}\n`);
@@ -117,8 +128,11 @@ export class Proc {
   }
 }
 
-/** Polls /healthz until it answers 200; fails fast if the process dies first. */
-async function waitHealthy(port: number, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+/**
+ * Polls /healthz until it answers 200; fails fast if the process dies first. Generous: on a shared 2-core
+ * machine a cold Node start can take many seconds.
+ */
+async function waitHealthy(port: number, child: ChildProcess, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process exited with ${child.exitCode ?? child.signalCode} before it was healthy`);
@@ -151,6 +165,10 @@ export interface ProcCluster {
    * nginx's proxy_next_upstream does); anything else is the caller's to handle.
    */
   create(body: Record<string, unknown>, edge?: Proc): Promise<CreatedSession>;
+  /** GET the session's status on `edge` (any ready edge by default), with whatever credentials it needs. */
+  status(s: CreatedSession, edge?: Proc): Promise<Response>;
+  /** POST the session's cancel on a ready edge, with whatever credentials it needs. */
+  cancel(s: CreatedSession): Promise<Response>;
   /** The session's last appended seq, read from Redis (0 when nothing was appended, null when it is gone). */
   seq(id: string): Promise<number | null>;
   /** Every entry of the session's stream, read from Redis with XRANGE. */
@@ -239,6 +257,12 @@ export async function startProcCluster(o: ProcClusterOptions = {}): Promise<Proc
         if (!next) throw new Error(`create failed: no edge took the request (${res ? res.status : 'connection refused'})`);
         target = next;
       }
+    },
+    status(s, edge) {
+      return fetch(`${(edge ?? cluster.pickEdge()).url}${s.statusUrl}`);
+    },
+    cancel(s) {
+      return fetch(`${cluster.pickEdge().url}${s.cancelUrl}`, { method: 'POST' });
     },
     async seq(id) {
       const v = await cluster.admin().hget(keys.session(id).meta, 'seq');

@@ -24,6 +24,12 @@ export interface TestRedis {
 
 const randomPrefix = () => `t${randomBytes(4).toString('hex')}`;
 
+/** Servers still running; killed with the test process if it exits without closing them. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 /**
  * Redis for a test, in order of preference: a local cluster when TEST_REDIS=cluster; REDIS_URL when set; a `redis-server` binary spawned on a
  * free port; a testcontainers Redis when a Docker engine is reachable.
@@ -46,7 +52,10 @@ async function spawnRedis(opts: { appendOnly?: boolean }): Promise<TestRedis> {
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.appendOnly ? 'yes' : 'no', '--appendfsync', 'always', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.appendOnly ? 'yes' : 'no', '--appendfsync', 'always', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    child = c;
+    running.add(c);
+    c.once('exit', () => running.delete(c));
     await waitForPing(url);
   };
   const stop = async (graceful = false) => {
