@@ -15,7 +15,13 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'single', include: ['test/**/*.test.ts'], exclude: ['test/chaos/**', 'test/**/*.cluster.test.ts', '**/node_modules/**'] },
+        test: { name: 'single', include: ['test/**/*.test.ts'], exclude: ['test/chaos/**', 'test/**/*.cluster.test.ts', 'test/**/*processes.test.ts', '**/node_modules/**'] },
+      },
+      {
+        // Suites that run every service as an OS process (5-7 processes each) go after the others, so their
+        // CPU use does not skew the timing-sensitive suites (proxy latency) on a 2-core machine.
+        extends: true,
+        test: { name: 'processes', include: ['test/**/*processes.test.ts'], sequence: { groupOrder: 1 } },
       },
       {
         // One behaviour suite, every backend: the core suite again, on a 3-master Redis Cluster.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokensFor } from '../../services/mock-model/src/index.js';
 import { DemoPage, launchChromium, type Browser } from '../helpers/browser.js';
-import { startProcCluster, type ProcCluster } from '../helpers/procs.js';
+import { startProcCluster, workerRunning, type ProcCluster } from '../helpers/procs.js';
 
 interface Status {
   status: string;
@@ -252,7 +252,7 @@ describe('the demo page in a real Chromium', () => {
       const prompt = 'restart the answer';
       await d.ask({ prompt, maxTokens: 250, intervalMs: 20 });
       await d.waitWords(20);
-      const victim = await c.activeWorker();
+      const victim = await workerRunning(c);
       const before = await d.answer();
       await victim.kill('SIGTERM');
       await d.waitState('done', 45_000);

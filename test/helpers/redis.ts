@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -12,13 +12,23 @@ export interface TestRedis {
   prefix(): string;
   /** Stops the server (SIGKILL unless graceful), keeping its data dir, so restart() can bring it back. */
   stop(graceful?: boolean): Promise<void>;
-  restart(): Promise<void>;
+  /**
+   * Starts a stopped server again on the same port. With `discardData`, its files are deleted first: what a
+   * server without persistence (or one whose disk was lost) looks like after a restart.
+   */
+  restart(o?: { discardData?: boolean }): Promise<void>;
   close(): Promise<void>;
   /** Only a spawned server can be stopped and restarted by the test. */
   readonly controllable: boolean;
 }
 
 const randomPrefix = () => `t${randomBytes(4).toString('hex')}`;
+
+/** Servers still running; killed with the test process if it exits without closing them. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
 
 /**
  * Redis for a test, in order of preference: a local cluster when TEST_REDIS=cluster; REDIS_URL when set; a `redis-server` binary spawned on a
@@ -42,7 +52,10 @@ async function spawnRedis(opts: { appendOnly?: boolean }): Promise<TestRedis> {
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.appendOnly ? 'yes' : 'no', '--appendfsync', 'always', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.appendOnly ? 'yes' : 'no', '--appendfsync', 'always', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    child = c;
+    running.add(c);
+    c.once('exit', () => running.delete(c));
     await waitForPing(url);
   };
   const stop = async (graceful = false) => {
@@ -57,7 +70,10 @@ async function spawnRedis(opts: { appendOnly?: boolean }): Promise<TestRedis> {
     url,
     prefix: randomPrefix,
     stop,
-    restart: start,
+    restart: async (o = {}) => {
+      if (o.discardData) for (const f of readdirSync(dir)) rmSync(join(dir, f), { recursive: true, force: true });
+      await start();
+    },
     close: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

@@ -1,13 +1,21 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionStore } from '@relaycast/shared';
 import { readSse } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
+import { waitFor } from '../helpers/wait.js';
 
 let sys: TestSystem;
+let admin: Redis;
 beforeAll(async () => {
   sys = await startSystem({ edges: 1, env: { MAX_CONNECTIONS: '4', MAX_MESSAGES: '3', MAX_MESSAGE_CHARS: '50', UPSTREAM_MAX_ATTEMPTS: '3', UPSTREAM_RETRY_BASE_MS: '5' } });
+  admin = new Redis(sys.redis.url);
 });
-afterAll(() => sys?.close());
+afterAll(async () => {
+  admin?.disconnect();
+  await sys?.close();
+});
 
 const edge = () => sys.edges[0]!.url;
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
@@ -74,14 +82,128 @@ describe('bad input gets a clear status and {error: {code, message}}, and the se
     }
   });
 
-  it('an upstream 503 before the first token is retried UPSTREAM_MAX_ATTEMPTS times, then ends with error', async () => {
-    const stats = async () => ((await (await fetch(`${sys.mockUrl}/v1/mock/stats`)).json()) as { requests: number }).requests;
-    const before = await stats();
-    const s = await sys.create({ messages: [{ role: 'user', content: 'x' }], mock: { fault: 'status:503' } });
+  it.each([429, 500, 503])('an upstream %i before the first token is retried UPSTREAM_MAX_ATTEMPTS times, then ends with error', async (status) => {
+    const before = await mockRequests();
+    const s = await sys.create({ messages: [{ role: 'user', content: 'x' }], mock: { fault: `status:${status}` } });
     const r = await readSse(edge(), s.eventsUrl);
+    expect(r.events.filter((e) => e.event === 'error')).toHaveLength(1);
     expect(r.events.at(-1)!.event).toBe('error');
     expect(JSON.parse(r.events.at(-1)!.data)).toMatchObject({ code: 'upstream_http', retryable: true });
-    expect(JSON.parse(r.events.at(-1)!.data).message).toContain('503');
-    expect((await stats()) - before).toBe(3);
+    expect(JSON.parse(r.events.at(-1)!.data).message).toContain(String(status));
+    expect((await mockRequests()) - before).toBe(3);
+  });
+
+  it('an upstream 400 is not retried: one request, then error', async () => {
+    const before = await mockRequests();
+    const s = await sys.create({ messages: [{ role: 'user', content: 'x' }], mock: { fault: 'status:400' } });
+    const r = await readSse(edge(), s.eventsUrl);
+    expect(JSON.parse(r.events.at(-1)!.data)).toMatchObject({ code: 'upstream_http', retryable: false });
+    expect((await mockRequests()) - before).toBe(1);
+  });
+
+  it('a connection flood past MAX_CONNECTIONS: at most the cap is served, the rest get 503, and the edge recovers', async () => {
+    const e = sys.edges[0]!;
+    const s = await sys.create({ messages: [{ role: 'user', content: 'x' }], max_tokens: 5000, mock: { intervalMs: 50 } });
+    const streams = Array.from({ length: 40 }, () => new AbortController());
+    try {
+      // All at once: each request checks the cap before the others have been counted.
+      const replies = await Promise.all(streams.map((ac) => fetch(edge() + s.eventsUrl, { signal: ac.signal })));
+      const served = replies.filter((r) => r.status === 200);
+      const refused = replies.filter((r) => r.status === 503);
+      expect(served.length).toBeLessThanOrEqual(4);
+      expect(served.length + refused.length).toBe(40);
+      for (const r of refused) expect((await errorOf(r)).code).toBe('edge_full');
+      expect(e.stats.openConnections).toBeLessThanOrEqual(4);
+    } finally {
+      for (const ac of streams) ac.abort();
+    }
+    await waitFor(() => e.stats.openConnections === 0 && e.hub.sessionCount === 0, 10_000, 'the flood to be released');
+    expect((await fetch(`${edge()}/healthz`)).status).toBe(200);
+    const after = await readSse(edge(), s.eventsUrl, { stopAfter: 1 });
+    expect(after.status).toBe(200);
+    await fetch(`${edge()}${s.cancelUrl}`, { method: 'POST', headers: sys.auth });
+  });
+
+  it('a client that leaves while its session is being looked up holds no connection slot and no subscription', async () => {
+    const e = sys.edges[0]!;
+    const s = await sys.create({ messages: [{ role: 'user', content: 'x' }], max_tokens: 5000, mock: { intervalMs: 20 } });
+    // A slow Redis reply, exactly at the lookup: the client gives up and goes while the edge still waits.
+    const store = (e.hub as unknown as { store: SessionStore }).store;
+    const meta = store.meta.bind(store);
+    let entered!: () => void;
+    let release!: () => void;
+    let answered!: () => void;
+    const lookupStarted = new Promise<void>((r) => (entered = r));
+    const held = new Promise<void>((r) => (release = r));
+    const lookupAnswered = new Promise<void>((r) => (answered = r));
+    store.meta = async (id) => {
+      entered();
+      await held;
+      const m = await meta(id);
+      answered();
+      return m;
+    };
+    try {
+      const serverSide = new Promise<Socket>((resolve) => e.server.once('connection', resolve));
+      const client = connect(e.port, '127.0.0.1', () => client.write(`GET ${s.eventsUrl} HTTP/1.1\r\nHost: x\r\n\r\n`));
+      client.on('error', () => undefined);
+      const socket = await serverSide;
+      await lookupStarted;
+      const gone = new Promise((r) => socket.once('close', r));
+      client.destroy();
+      await gone;
+      release();
+      // The handler resumes right after the lookup answers; by the next macrotask it has done what it will do.
+      await lookupAnswered;
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      store.meta = meta;
+      release();
+    }
+    expect(e.stats.openConnections).toBe(0);
+    expect(e.hub.sessionCount).toBe(0);
+    await fetch(`${edge()}${s.cancelUrl}`, { method: 'POST', headers: sys.auth });
+  });
+
+  it("400 for a Last-Event-ID that is garbage or another session's id; a cursor past the end never yields anything", async () => {
+    const a = await sys.create({ messages: [{ role: 'user', content: 'a' }], max_tokens: 5 });
+    const b = await sys.create({ messages: [{ role: 'user', content: 'b' }], max_tokens: 20, mock: { intervalMs: 5 } });
+    const full = await readSse(edge(), a.eventsUrl);
+    const longer = await readSse(edge(), b.eventsUrl);
+    expect(longer.events.length).toBeGreaterThan(full.events.length);
+    for (const bad of [b.id, `${b.id}:12`, '1.5', '1e3', '0x10', '+1', '9'.repeat(16), 'null']) {
+      const r = await readSse(edge(), a.eventsUrl, { lastEventId: bad });
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(JSON.parse(r.raw).error.code).toBe('invalid_cursor');
+    }
+    // An id of the other, longer session is past this one's terminal event: nothing to send.
+    const past = await readSse(edge(), a.eventsUrl, { lastEventId: longer.events.at(-1)!.id! });
+    expect(past.status).toBe(204);
+    expect(past.events).toEqual([]);
+  });
+
+  it('a cursor past the end of a running session ends that client with the session and harms no other subscriber', async () => {
+    const e = sys.edges[0]!;
+    const s = await sys.create({ messages: [{ role: 'user', content: 'far cursor' }], max_tokens: 30, mock: { firstTokenMs: 600, intervalMs: 10 } });
+    const xranges = async () => Number(/cmdstat_xrange:calls=(\d+)/.exec(String(await admin.info('commandstats')))?.[1] ?? 0);
+    const before = await xranges();
+    // First on this edge, before any event exists: the bogus cursor must not become the edge's idea of the stream's end.
+    const far = readSse(edge(), s.eventsUrl, { lastEventId: '100000', timeoutMs: 20_000 });
+    await waitFor(() => e.stats.openConnections === 1, 5_000, 'the far cursor to connect');
+    const honest = readSse(edge(), s.eventsUrl, { timeoutMs: 20_000 });
+    const [f, h] = await Promise.all([far, honest]);
+    const reference = await readSse(edge(), s.eventsUrl);
+    expect(reference.events.at(-1)!.event).toBe('done');
+    expect(h.events).toEqual(reference.events);
+    // Nothing of this session is past 100000: the far client is sent nothing and let go when the session ends.
+    expect(f.status).toBe(200);
+    expect(f.events).toEqual([]);
+    expect(f.ended).toBe(true);
+    // The honest subscriber went live rather than re-reading the stream in a loop.
+    expect((await xranges()) - before).toBeLessThan(20);
   });
 });
+
+async function mockRequests(): Promise<number> {
+  return ((await (await fetch(`${sys.mockUrl}/v1/mock/stats`)).json()) as { requests: number }).requests;
+}

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokensFor } from '../../services/mock-model/src/index.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 import { readSse, type ReceivedEvent } from '../helpers/sse.js';
 import { mintToken } from '../helpers/auth.js';
@@ -114,6 +115,14 @@ describe('every upstream outcome ends with the right terminal event', () => {
     expect(terminals).toHaveLength(1);
     expect(full.events.at(-1)!.event).toBe(type);
     expect(JSON.parse(full.events.at(-1)!.data).code).toBe(code);
+  });
+
+  it("an in-band error frame ends with error carrying the provider's message, after the deltas before it", async () => {
+    const { full } = await finished(ask({ max_tokens: 10, mock: { fault: 'error:3', intervalMs: 5 } }));
+    const err = JSON.parse(full.events.at(-1)!.data) as { code: string; message: string; retryable: boolean };
+    expect(full.events.at(-1)!.event).toBe('error');
+    expect(err).toEqual({ code: 'upstream_error', message: 'mock in-band error', retryable: false });
+    expect(textOf(full.events)).toBe(tokensFor('tell me a story', 7, 3).join(''));
   });
 
   it('deltas sent before a mid-stream drop are kept, then the error follows', async () => {

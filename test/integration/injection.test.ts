@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSse } from '../helpers/sse.js';
+import { openaiTranscript } from '../helpers/transcripts.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 
 let sys: TestSystem;
@@ -21,19 +22,13 @@ afterAll(async () => {
 const hostile = fc.constantFrom('\r', '\n', '\r\n', '\n\n', '\0', 'event: evil', 'id: 999', 'data: x', 'retry: 1', ': comment', '\n\nevent: done\ndata: {}\n\n', 'id:\0', '\u2028', '\uFEFF');
 const delta = fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), hostile), { minLength: 1, maxLength: 6 }).map((parts) => parts.join(''));
 
-/** An OpenAI chat stream whose content deltas are exactly `deltas`, as the provider would encode them. */
-function transcript(deltas: string[]): string {
-  const chunk = (d: object, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
-  return chunk({ role: 'assistant', content: '' }) + deltas.map((t) => chunk({ content: t })).join('') + chunk({}, 'stop') + 'data: [DONE]\n\n';
-}
-
 describe('no injection through the whole path', () => {
   it('random Unicode deltas with CR, LF, NUL and field-like lines come back unchanged, with no extra event', async () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(delta, { minLength: 1, maxLength: 8 }), async (deltas) => {
         const name = `t${run++}.sse`;
-        writeFileSync(join(dir, name), transcript(deltas));
+        writeFileSync(join(dir, name), openaiTranscript(deltas));
         const s = await sys.create({ messages: [{ role: 'user', content: 'x' }], mock: { transcript: name } });
         const r = await readSse(sys.edges[0]!.url, s.eventsUrl);
         // Deltas may be coalesced into fewer events, never altered: the text is the exact concatenation.

@@ -70,4 +70,31 @@ describe('slow consumer', () => {
     expect(rest.events.map((e) => e.id)).toEqual(f.events.slice(got.length).map((e) => e.id));
     expect(rest.events.at(-1)!.event).toBe('done');
   });
+  it('a fast subscriber replaying a history of big events is paced by its socket, never cut as slow', async () => {
+    const id = newSessionId();
+    await store.create(id, { model: 'm', createdAt: Date.now() });
+    const { attempt } = await store.begin(id);
+    const edge = sys.edges[0]!;
+    const before = edge.stats.slowDisconnects;
+    // 400 events of 24 KiB, the session still running: one replay page holds far more than
+    // SUBSCRIBER_MAX_QUEUE_BYTES (64 KiB here), and the subscriber goes live right after it.
+    const big = 'y'.repeat(24 * 1024);
+    const n = 400;
+    for (let seq = 1; seq < n; seq += 50) {
+      await store.append(id, attempt, seq, Array.from({ length: Math.min(50, n - seq) }, () => ({ type: 'delta', text: big }) as const));
+    }
+    const path = `/v1/sessions/${id}/events`;
+    let received = 0;
+    const reading = readSse(edge.url, path, { timeoutMs: 60_000, onEvent: () => received++ });
+    // It has the whole history (or was cut trying to get it).
+    for (const deadline = Date.now() + 30_000; received < n - 1 && edge.stats.slowDisconnects === before; ) {
+      if (Date.now() > deadline) throw new Error(`the subscriber got only ${received} of ${n - 1} events`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await store.append(id, attempt, n, [{ type: 'done', finishReason: 'stop' }]);
+    const r = await reading;
+    expect(edge.stats.slowDisconnects - before).toBe(0);
+    expect(r.events.map((e) => e.id)).toEqual(Array.from({ length: n }, (_, i) => String(i + 1)));
+    expect(r.events.at(-1)!.event).toBe('done');
+  });
 });

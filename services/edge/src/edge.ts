@@ -61,7 +61,9 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   const state = { draining: false };
   const hub = new Hub(sub, store, cfg.REPLAY_PAGE_SIZE, stats, log, cfg.REPLAY_CACHE_BYTES);
   hub.startChecks(cfg.LIVENESS_CHECK_MS);
-  const metrics = createEdgeMetrics(stats, hub, () => state.draining);
+  // Read at scrape time only, once `server` exists: a listener added per request and never removed shows here.
+  const listeners = () => [server, redis, sub, queueConn].reduce((n, e) => n + e.eventNames().reduce((m, name) => m + e.listenerCount(name), 0), 0);
+  const metrics = createEdgeMetrics(stats, hub, () => state.draining, listeners);
   const onSlow = (s: Subscriber) => {
     stats.slowDisconnects++;
     // Its unsent bytes passed the bound: drop it rather than buffer without limit or slow the others.

@@ -123,6 +123,16 @@ export class Hub {
     this.sub.sunsubscribe(channel).catch(() => undefined);
   }
 
+  subscriberCounts(): { live: number; replaying: number } {
+    let live = 0;
+    let replaying = 0;
+    for (const t of this.topics.values()) {
+      live += t.live.size;
+      replaying += t.replaying.size;
+    }
+    return { live, replaying };
+  }
+
   sessionSizes(): number[] {
     return [...this.topics.values()].map((t) => t.size);
   }

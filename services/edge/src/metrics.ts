@@ -24,7 +24,7 @@ export interface EdgeMetrics {
   httpCounter(req: Request, res: Response, next: NextFunction): void;
 }
 
-export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => boolean): EdgeMetrics {
+export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => boolean, listeners: () => number = () => 0): EdgeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'relaycast_edge_' });
   new Gauge({ name: 'relaycast_edge_open_connections', help: 'Open SSE connections', registers: [registry], collect() { this.set(stats.openConnections); } });
@@ -40,6 +40,31 @@ export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => bo
       this.set({ stat: 'mean' }, sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : 0);
     },
   });
+  new Gauge({
+    name: 'relaycast_edge_subscribers',
+    help: 'Subscribers held by this edge, live or still replaying history',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const { live, replaying } = hub.subscriberCounts();
+      this.set({ state: 'live' }, live);
+      this.set({ state: 'replaying' }, replaying);
+    },
+  });
+  // Leak detectors: after load they return to their idle values (sockets and timers of a quiet edge).
+  new Gauge({
+    name: 'relaycast_edge_active_resources',
+    help: 'Handles keeping the event loop alive (process.getActiveResourcesInfo), by type',
+    labelNames: ['type'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
+      for (const [type, n] of counts) this.set({ type }, n);
+    },
+  });
+  new Gauge({ name: 'relaycast_edge_event_listeners', help: 'Listeners on the edge\'s long-lived emitters (HTTP server, Redis connections)', registers: [registry], collect() { this.set(listeners()); } });
   new Gauge({ name: 'relaycast_edge_draining', help: '1 while the edge drains before exit', registers: [registry], collect() { this.set(draining() ? 1 : 0); } });
   counterFrom(registry, 'relaycast_edge_events_delivered_total', 'Events written to subscribers (live and replay)', () => stats.eventsDelivered);
   counterFrom(registry, 'relaycast_edge_bytes_delivered_total', 'SSE bytes written to subscribers', () => stats.bytesDelivered);

@@ -6,7 +6,8 @@ import { gapEntry, toLiveEntry, type Topic } from './topic.js';
 /**
  * Brings a registered subscriber from its cursor to live without a gap or a duplicate:
  *   1. it is already registered with the topic, so every live entry since then is in its buffer;
- *   2. read history after the cursor in pages, each page paced by the socket ('drain');
+ *   2. read history after the cursor in pages, every write paced by the socket ('drain'), so what waits in
+ *      memory is bounded by the socket's high-water mark plus one event, whatever the events' size;
  *   3. flush the buffer, skipping seqs already written; if the buffer overflowed or does not join up
  *      with what was read, read history again from the last written seq;
  *   4. join the live set only when nothing the topic dispatched is missing.
@@ -14,20 +15,23 @@ import { gapEntry, toLiveEntry, type Topic } from './topic.js';
  */
 export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: SessionStore, pageSize: number, knownSeq: number, stats: EdgeStats): Promise<void> {
   const cursor = sub.lastSeq;
+  // The stream reaches at least this far: the metadata said so, or an entry was read.
+  let streamSeq = knownSeq;
   let first = true;
-  for (;;) {
+  for (let idle = 0; ; ) {
+    const before = sub.lastSeq;
     const cached = topic.recentRun(sub.lastSeq + 1, pageSize);
     if (cached.length) {
       first = false;
       for (const le of cached) {
+        streamSeq = Math.max(streamSeq, le.seq);
         sub.deliver(le);
         stats.eventsReplayed++;
         stats.eventsDelivered++;
         stats.bytesDelivered += le.frame.length;
+        if (sub.backedUp) await sub.drained();
         if (sub.closed) return;
       }
-      if (cached.length === pageSize) await sub.drained();
-      if (sub.closed) return;
       // Whatever the cache did not hold is read from the stream on the next pass.
       continue;
     }
@@ -51,26 +55,29 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
         stats.gaps++;
         sub.deliver(gapEntry(sub.lastSeq, e.seq));
       }
+      streamSeq = Math.max(streamSeq, e.seq);
       const le = toLiveEntry(e);
       topic.remember(le);
       sub.deliver(le);
       stats.eventsReplayed++;
       stats.eventsDelivered++;
       stats.bytesDelivered += le.frame.length;
+      if (sub.backedUp) await sub.drained();
       if (sub.closed) return;
     }
-    if (page.length === pageSize) {
-      await sub.drained();
-      if (sub.closed) return;
-      continue;
-    }
+    if (page.length === pageSize) continue;
     // Reached the end of the stream as of that read; join up with the live buffer.
     const buffered = sub.buffer;
     sub.buffer = [];
     if (buffered === null) continue;
     let joined = true;
     for (const e of buffered) {
-      if (e.seq <= sub.lastSeq) continue;
+      if (e.seq <= sub.lastSeq) {
+        // A terminal entry at or before the cursor: nothing will follow it (see Subscriber.deliver).
+        sub.deliver(e);
+        if (sub.closed) return;
+        continue;
+      }
       if (e.seq !== sub.lastSeq + 1) {
         joined = false;
         break;
@@ -79,8 +86,22 @@ export async function replayThenGoLive(sub: Subscriber, topic: Topic, store: Ses
       stats.eventsDelivered++;
       stats.bytesDelivered += e.frame.length;
       if (sub.closed) return;
+      // Live entries piled up during the replay: send them paced too, then join on a later pass (the
+      // rest of the buffer is read again from the cache or the stream).
+      if (sub.backedUp) {
+        joined = false;
+        break;
+      }
     }
-    if (joined && topic.promote(sub)) return;
+    if (joined && topic.promote(sub, streamSeq)) return;
+    if (sub.backedUp) await sub.drained();
+    if (sub.closed) return;
+    // Nothing new was read and the topic is still ahead (entries it dispatched are not in the stream, as
+    // when Redis lost data): wait a little before reading again rather than spin on Redis. The liveness
+    // check ends the session if the stream is gone.
+    idle = sub.lastSeq === before ? idle + 1 : 0;
+    if (idle > 1) await new Promise((r) => setTimeout(r, Math.min(10 * idle, 200)));
+    if (sub.closed) return;
   }
 }
 

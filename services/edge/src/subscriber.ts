@@ -72,9 +72,18 @@ export class Subscriber {
     if (this.live && !this.closed && this.socket.writableLength > this.maxQueueBytes) this.onSlow(this);
   }
 
-  /** Writes an entry if it is the next one for this connection; ends the response after a terminal entry. */
+  /**
+   * Writes an entry if it is the next one for this connection; ends the response after a terminal entry.
+   * A terminal entry at or before the cursor ends it too: the client claims to be past the session's end
+   * (an id from another session, or from before a failover), and nothing will ever follow. A clean end
+   * makes it reconnect, and the reconnect gets 204.
+   */
   deliver(e: LiveEntry): void {
-    if (e.seq <= this.lastSeq || this.closed) return;
+    if (this.closed) return;
+    if (e.seq <= this.lastSeq) {
+      if (e.terminal) this.end();
+      return;
+    }
     this.write(e.frame);
     this.lastSeq = e.seq;
     if (e.terminal) this.end();
@@ -95,6 +104,11 @@ export class Subscriber {
   destroy(): void {
     this.closed = true;
     this.res.destroy();
+  }
+
+  /** More than the socket's high-water mark is waiting to be sent: wait for drained() before writing more. */
+  get backedUp(): boolean {
+    return !this.closed && this.socket.writableNeedDrain;
   }
 
   drained(): Promise<void> {

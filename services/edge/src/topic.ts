@@ -133,10 +133,12 @@ export class Topic {
   /**
    * Moves a subscriber that finished its replay into the live set. Only valid when it has written
    * everything this topic dispatched (lastSeq ≥ topic.lastSeq); the caller re-reads history otherwise.
+   * `streamSeq` is how far the stream is known to reach: the topic starts from there, never from the
+   * subscriber's cursor, which a client may set past the end of the stream.
    */
-  promote(sub: Subscriber): boolean {
+  promote(sub: Subscriber, streamSeq: number): boolean {
     if (this.lastSeq !== undefined && sub.lastSeq < this.lastSeq) return false;
-    this.lastSeq ??= sub.lastSeq;
+    this.lastSeq ??= Math.min(sub.lastSeq, streamSeq);
     this.replaying.delete(sub);
     sub.buffer = null;
     sub.live = true;

@@ -107,6 +107,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     if (e instanceof FencedError || e instanceof SessionEndedError) {
       // Another attempt owns the session now (our lock was lost); it will finish the session.
       log.warn({ err: e.message }, 'generation fenced off');
+      m.fenced.inc();
       return 'fenced';
     }
     throw e;

@@ -13,6 +13,7 @@ export class IngestMetrics {
   readonly appendLatency = new Histogram({ name: 'relaycast_ingest_append_latency_seconds', help: 'Round trip of one append (script call)', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
   readonly retries = new Counter({ name: 'relaycast_ingest_retries_total', help: 'Retries, by what was retried', labelNames: ['kind'], registers: [this.registry] });
   readonly resets = new Counter({ name: 'relaycast_ingest_resets_total', help: 'Sessions restarted on a new attempt (reset appended)', registers: [this.registry] });
+  readonly fenced = new Counter({ name: 'relaycast_ingest_fenced_total', help: 'Generations stopped because a newer attempt owns the session (their appends were refused)', registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'relaycast_ingest_' });

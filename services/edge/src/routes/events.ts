@@ -47,23 +47,56 @@ export function eventsHandler(d: EventsDeps) {
       throw e;
     }
     if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return sendError(res, 503, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
+    // The slot is taken before the first await, so a flood of requests cannot all pass the check together,
+    // and released on 'close', which is registered here because a client may leave during the lookups (a
+    // listener added after the socket closed would never run, leaking the slots and the subscription).
+    d.stats.openConnections++;
+    let sub: Subscriber | undefined;
+    let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
+    let slot: { release(): void } | undefined;
+    let expiry: NodeJS.Timeout | undefined;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      d.stats.openConnections--;
+      clearTimeout(expiry);
+      slot?.release();
+      if (sub) sub.closed = true;
+      if (topic && sub) d.hub.detach(topic, sub);
+    };
+    res.once('close', release);
+    const failed = (err: unknown): never => {
+      release();
+      throw err;
+    };
 
-    const meta = await d.store.meta(id);
-    if (!meta) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
-    if (!owns(caller, meta)) return sendError(res, 403, 'forbidden', 'this session belongs to another tenant');
+    const meta = await d.store.meta(id).catch(failed);
+    if (released) return;
+    if (!meta) {
+      release();
+      return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    }
+    if (!owns(caller, meta)) {
+      release();
+      return sendError(res, 403, 'forbidden', 'this session belongs to another tenant');
+    }
     // At or past the terminal event there is nothing more to send; 204 is what stops EventSource reconnecting.
     if (meta.terminal !== undefined && cursor >= meta.terminal) {
+      release();
       res.status(204).end();
       return;
     }
-    const slot = await d.connections.acquire(req.ip, id);
-    if (!slot.ok) {
-      d.stats.limited[slot.limit]++;
-      const why = slot.limit === 'ip' ? 'too many event streams from this address' : 'too many event streams open on this session';
+    const acquired = await d.connections.acquire(req.ip, id).catch(failed);
+    if (acquired.ok) slot = acquired;
+    // The client may have gone while the slots were taken; release() has then run already.
+    if (released) return slot?.release();
+    if (!acquired.ok) {
+      release();
+      d.stats.limited[acquired.limit]++;
+      const why = acquired.limit === 'ip' ? 'too many event streams from this address' : 'too many event streams open on this session';
       return sendError(res, 429, 'rate_limited', why, { 'Retry-After': CONNECTION_RETRY_AFTER_S });
     }
-    // The client may have gone while the slot was taken; its 'close' has then fired already.
-    if (req.socket.destroyed) return slot.release();
     // A cursor past meta.seq means Redis lost acknowledged entries this client saw (failover): it resumes
     // from there, and new entries keep their seqs, so it gets no duplicate and no reused id.
 
@@ -82,29 +115,21 @@ export function eventsHandler(d: EventsDeps) {
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
 
-    d.stats.openConnections++;
     if (cursor > 0) d.stats.resumes++;
-    const sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
+    sub = new Subscriber(res, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
     sub.write(retry);
     sub.write(FLUSH);
     // A stream lives no longer than its token: at expiry it ends like a drain (no terminal event), and the
     // client resumes from its last id with a fresh token. One timer per stream, nothing per event.
-    const expiry = setTimeout(() => {
+    const ending = sub;
+    expiry = setTimeout(() => {
       d.stats.tokenExpiries++;
-      sub.end();
+      ending.end();
     }, Math.min(caller.claims.expiresAt - Date.now(), MAX_TIMER_MS));
     expiry.unref();
-    let topic: Awaited<ReturnType<Hub['attach']>> | undefined;
-    res.on('close', () => {
-      sub.closed = true;
-      d.stats.openConnections--;
-      clearTimeout(expiry);
-      slot.release();
-      if (topic) d.hub.detach(topic, sub);
-    });
     try {
       topic = await d.hub.attach(id, sub);
-      if (sub.closed) return d.hub.detach(topic, sub);
+      if (released) return d.hub.detach(topic, sub);
       await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta.seq, d.stats);
     } catch (err) {
       requestLog(res, d.log).warn({ err }, 'subscriber failed during replay; closing so it resumes');
