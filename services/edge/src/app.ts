@@ -7,6 +7,7 @@ import type { EdgeStats } from './stats.js';
 import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
+import { modelsHandler } from './routes/models.js';
 import { cancelHandler, createSessionHandler, statusHandler } from './routes/sessions.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -60,12 +61,14 @@ export function createApp(d: AppDeps): express.Express {
   app.get('/v1/sessions/:id/events', eventsHandler(d));
   app.post('/v1/sessions/:id/cancel', cancelHandler(d));
   app.get('/v1/sessions/:id', statusHandler(d));
+  app.get('/v1/models', modelsHandler(d.cfg.routes));
 
   const allowed: [RegExp, string][] = [
     [/^\/v1\/sessions$/, 'POST'],
     [/^\/v1\/sessions\/[^/]+\/events$/, 'GET'],
     [/^\/v1\/sessions\/[^/]+\/cancel$/, 'POST'],
     [/^\/v1\/sessions\/[^/]+$/, 'GET'],
+    [/^\/v1\/models$/, 'GET'],
   ];
   app.use((req, res) => {
     const match = allowed.find(([re]) => re.test(req.path));
