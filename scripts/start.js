@@ -101,5 +101,6 @@ Try it:
   curl -s -X POST http://127.0.0.1:${port}/v1/sessions -H 'content-type: application/json' \\
        -d '{"messages":[{"role":"user","content":"hello"}],"max_tokens":50,"mock":{"intervalMs":50}}'
   curl -N http://127.0.0.1:${port}/v1/sessions/<id>/events
+  curl -s http://127.0.0.1:${port}/v1/models      # one mock model per wire format: add "model": "mock-anthropic", …
 Ctrl-C stops everything.
 `);
