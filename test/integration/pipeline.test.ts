@@ -14,7 +14,8 @@ let sys: TestSystem;
 beforeAll(async () => {
   sys = await startSystem({
     edges: 1,
-    env: { UPSTREAM_IDLE_TIMEOUT_MS: '2000' },
+    // Far beyond the test's deadline: only a route's own idle timeout can end a stalled stream in time.
+    env: { UPSTREAM_IDLE_TIMEOUT_MS: '120000' },
     ingest: { processors: [trimStart] },
     routes: (mockUrl) => {
       const mock = (provider: string, extra: Record<string, unknown> = {}) => ({ provider, baseUrl: mockUrl, model: 'mock-1', ...extra });
@@ -26,6 +27,7 @@ beforeAll(async () => {
         redacting: mock('openai', { allowMock: true, processors: [{ type: 'redact', builtins: ['email', 'keys'] }] }),
         trimmed: mock('openai', { allowMock: true, processors: [{ type: 'trim-start' }, { type: 'redact', builtins: ['email'] }] }),
         capped: mock('openai', { allowMock: true, processors: [{ type: 'max-output', maxChars: 40 }] }),
+        impatient: mock('ollama', { allowMock: true, timeouts: { idleMs: 300 } }),
         // Routes that fail by configuration (the route's own body carries the mock fault), each with a fallback.
         'overloaded-first': mock('anthropic', { body: { mock: { fault: 'error:0' } }, attempts: 2, fallbacks: ['mock'] }),
         'down-first': mock('openai', { body: { mock: { fault: 'status:503' } }, fallbacks: ['mock-anthropic'] }),
@@ -93,6 +95,14 @@ describe('max-output guard', () => {
     expect(text).toBe(STORY.slice(0, 40));
     expect(dataOf(last)).toMatchObject({ finishReason: 'length', usage: { estimated: true } });
     await abortsReach(aborts + 1);
+  });
+});
+
+describe('per-route timeouts', () => {
+  it('a route’s idleMs overrides UPSTREAM_IDLE_TIMEOUT_MS', async () => {
+    const { last, text } = await session({ model: 'impatient', max_tokens: 10, mock: { fault: 'stall:2' } });
+    expect(text).toBe(tokensFor(PROMPT, 7, 2).join(''));
+    expect(dataOf(last)).toMatchObject({ code: 'upstream_timeout' });
   });
 });
 
