@@ -153,5 +153,6 @@ Try it:
   curl -s -X POST http://127.0.0.1:${port}/v1/sessions -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\
        -d '{"messages":[{"role":"user","content":"hello"}],"max_tokens":50,"mock":{"intervalMs":50}}'
   curl -N 'http://127.0.0.1:${port}<eventsUrl from the answer>'
+  curl -s -H 'authorization: Bearer ${key}' http://127.0.0.1:${port}/v1/models   # one mock model per wire format: add "model": "mock-anthropic", …
 Ctrl-C stops everything.
 `);

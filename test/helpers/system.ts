@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { loadConfig, type Config } from '@relaycast/shared';
 import { startEdge, type Edge } from '../../services/edge/src/index.js';
-import { startIngest, type Ingest } from '../../services/ingest/src/index.js';
+import { startIngest, type Ingest, type IngestOptions } from '../../services/ingest/src/index.js';
 import { startMockModel } from '../../services/mock-model/src/index.js';
 import { startRedis, type TestRedis } from './redis.js';
 import { authEnv, createSession, makeKey, type CreatedSession, type TestKey } from './auth.js';
@@ -26,7 +26,18 @@ const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
  * The whole system in this process, over real HTTP and a real Redis: mock model, one ingest worker and
  * `edges` edges, each on its own loopback port. A fresh key prefix isolates it from other suites.
  */
-export async function startSystem(o: { edges?: number; env?: Record<string, string>; redis?: TestRedis; transcriptDir?: string; keys?: TestKey[] } = {}): Promise<TestSystem> {
+export async function startSystem(
+  o: {
+    edges?: number;
+    env?: Record<string, string>;
+    redis?: TestRedis;
+    transcriptDir?: string;
+    /** Routes (ROUTES_JSON) made once the mock model's URL is known. */
+    routes?: (mockUrl: string) => Record<string, unknown>;
+    ingest?: IngestOptions;
+    keys?: TestKey[];
+  } = {},
+): Promise<TestSystem> {
   const redis = o.redis ?? (await startRedis());
   const mock = await startMockModel({ port: 0, ...(o.transcriptDir ? { transcriptDir: o.transcriptDir } : {}) });
   const main = makeKey('test', 'test');
@@ -41,9 +52,10 @@ export async function startSystem(o: { edges?: number; env?: Record<string, stri
     LOCK_DURATION_MS: '5000',
     STALLED_INTERVAL_MS: '2000',
     ...authEnv([main, ...(o.keys ?? [])]),
+    ...(o.routes ? { ROUTES_JSON: JSON.stringify(o.routes(mock.url)) } : {}),
     ...o.env,
   });
-  const ingest = await startIngest(cfg, silent);
+  const ingest = await startIngest(cfg, silent, o.ingest);
   const edges: Edge[] = [];
   for (let i = 0; i < (o.edges ?? 1); i++) edges.push(await startEdge(cfg, silent));
   return {

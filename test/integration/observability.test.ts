@@ -6,7 +6,8 @@ import { startIngest, type Ingest } from '../../services/ingest/src/index.js';
 import { Control } from '../../services/ingest/src/control.js';
 import { generate } from '../../services/ingest/src/generate.js';
 import { IngestMetrics } from '../../services/ingest/src/metrics.js';
-import { createDispatcher } from '../../services/ingest/src/upstream.js';
+import { compilePipelines } from '../../services/ingest/src/processors/index.js';
+import { Dispatchers } from '../../services/ingest/src/upstream.js';
 import { startMockModel, type MockModel } from '../../services/mock-model/src/index.js';
 import { scrape, sample } from '../helpers/metrics.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -138,7 +139,7 @@ describe('ingest /metrics', () => {
     const keys = keySpace(cfg.REDIS_KEY_PREFIX);
     const cmd = createRedis(cfg.redis, 'test-cmd');
     const sub = createRedis(cfg.redis, 'test-sub', { subscriber: true });
-    const dispatcher = createDispatcher(cfg);
+    const dispatchers = new Dispatchers(cfg);
     try {
       const store = storeFor(cfg, cmd);
       const id = 'ResetResetResetReset01';
@@ -147,7 +148,7 @@ describe('ingest /metrics', () => {
       const metrics = new IngestMetrics();
       const result = await generate(
         { sessionId: id, model: 'mock', messages: [{ role: 'user', content: 'again' }], params: { max_tokens: 2 } },
-        { cfg, store, control: new Control(sub, keys), dispatcher, log: createLogger('test', 'silent'), metrics, shutdown: new AbortController().signal },
+        { cfg, store, control: new Control(sub, keys), dispatchers, pipelines: compilePipelines(cfg), log: createLogger('test', 'silent'), metrics, shutdown: new AbortController().signal },
       );
       expect(result).toBe('ended');
       const text = await metrics.registry.metrics();
@@ -155,7 +156,7 @@ describe('ingest /metrics', () => {
       expect(sample(text, 'relaycast_ingest_generation_duration_seconds_count', { outcome: 'done' })).toBe(1);
       expect((await store.range(id, 1, 10)).map((e) => e.type)[0]).toBe('reset');
     } finally {
-      await dispatcher.close();
+      await dispatchers.close();
       cmd.disconnect();
       sub.disconnect();
     }

@@ -6,7 +6,7 @@ import { EVENT_TYPES, TERMINAL_TYPES, type EventPayloads } from '../../packages/
 // These checks keep it the same as the server's: at run time (the type names) and under `npm run typecheck`
 // (every server payload is assignable to the client's payload of the same name).
 type Same<T extends SharedEventType> = Omit<EventOf<T>, 'type'> extends EventPayloads[T] ? true : never;
-const payloadsMatch: { [T in SharedEventType]: Same<T> } = { delta: true, usage: true, reset: true, gap: true, done: true, error: true, cancelled: true };
+const payloadsMatch: { [T in SharedEventType]: Same<T> } = { delta: true, usage: true, reset: true, gap: true, done: true, error: true, cancelled: true, thinking: true, tool_call: true };
 
 describe('the client\'s event vocabulary matches packages/shared', () => {
   it('listens for every event type the server sends', () => {

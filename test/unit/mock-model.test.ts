@@ -53,3 +53,60 @@ describe('mock model (OpenAI wire format)', () => {
     expect((await fetch(`${mock.url}/nope`)).status).toBe(404);
   });
 });
+
+describe('mock model: every wire format, with faults in each format’s own shape', () => {
+  const post = (path: string, body: Record<string, unknown>) => fetch(`${mock.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const msgs = [{ role: 'user', content: 'hi there' }];
+  const FORMATS = [
+    { path: '/v1/chat/completions', body: { messages: msgs, stream: true, max_tokens: 3, seed: 4 }, text: (raw: string) => dataLines(raw).filter((l) => l !== '[DONE]').map((l) => JSON.parse(l).choices[0]?.delta?.content ?? '').join('') },
+    { path: '/v1/responses', body: { input: msgs, stream: true, max_output_tokens: 3, mock: { seed: 4 } }, text: (raw: string) => dataLines(raw).map((l) => JSON.parse(l)).filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('') },
+    { path: '/v1/messages', body: { messages: msgs, stream: true, max_tokens: 3, mock: { seed: 4 } }, text: (raw: string) => dataLines(raw).map((l) => JSON.parse(l)).filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join('') },
+    { path: '/api/chat', body: { messages: msgs, options: { num_predict: 3, seed: 4 } }, text: (raw: string) => raw.trim().split('\n').map((l) => JSON.parse(l)).map((l) => l.message?.content ?? '').join('') },
+    { path: '/v1/sse', body: { messages: msgs, max_tokens: 3, seed: 4 }, text: (raw: string) => dataLines(raw).filter((l) => l !== '[DONE]').map((l) => JSON.parse(l).text).join('') },
+  ];
+
+  it.each(FORMATS)('$path streams the same deterministic text', async ({ path, body, text }) => {
+    const res = await post(path, body);
+    expect(res.status).toBe(200);
+    expect(text(await res.text())).toBe(tokensFor('hi there', 4, 3).join(''));
+  });
+
+  it('HTTP errors come in each provider’s JSON shape', async () => {
+    const status = async (path: string, body: Record<string, unknown>, code: number) => {
+      const res = await post(path, { ...body, mock: { fault: `status:${code}` } });
+      expect(res.status).toBe(code);
+      return res.json();
+    };
+    expect(await status('/v1/messages', FORMATS[2]!.body, 529)).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'mock fault status 529' } });
+    expect(await status('/v1/messages', FORMATS[2]!.body, 429)).toMatchObject({ error: { type: 'rate_limit_error' } });
+    expect(await status('/api/chat', FORMATS[3]!.body, 500)).toEqual({ error: 'mock fault status 500' });
+    expect(await status('/v1/responses', FORMATS[1]!.body, 503)).toMatchObject({ error: { type: 'server_error', message: 'mock fault status 503' } });
+    expect((await post('/v1/messages', { messages: msgs, stream: true })).status).toBe(400);
+  });
+
+  it('in-band errors come in each format’s own shape, after token n (0: before the first)', async () => {
+    const raw = async (i: number, n: number) => (await post(FORMATS[i]!.path, { ...FORMATS[i]!.body, mock: { fault: `error:${n}` } })).text();
+    expect(await raw(2, 1)).toMatch(/text_delta[\s\S]*event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error","message":"Overloaded"\}\}\n\n$/);
+    expect(await raw(2, 0)).not.toContain('text_delta');
+    expect((await raw(3, 2)).trim().split('\n').at(-1)).toBe('{"error":"mock in-band error"}');
+    expect(await raw(1, 1)).toMatch(/event: error\ndata: \{"type":"error","sequence_number":\d+,"code":"server_error"/);
+  });
+
+  it('counts requests per path and streams whose client went away', async () => {
+    const before = (await (await fetch(`${mock.url}/v1/mock/stats`)).json()) as { byPath: Record<string, number>; clientAborts: number };
+    await (await post('/api/chat', FORMATS[3]!.body)).text();
+    const res = await post('/v1/sse', { ...FORMATS[4]!.body, max_tokens: 1000, mock: { intervalMs: 20 } });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    const deadline = Date.now() + 5_000;
+    let after = before;
+    while (after.clientAborts === before.clientAborts && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = (await (await fetch(`${mock.url}/v1/mock/stats`)).json()) as typeof before;
+    }
+    expect(after.byPath['/api/chat']).toBe(before.byPath['/api/chat']! + 1);
+    expect(after.byPath['/v1/sse']).toBe(before.byPath['/v1/sse']! + 1);
+    expect(after.clientAborts).toBe(before.clientAborts + 1);
+  });
+});

@@ -4,6 +4,9 @@ import { ConfigError, DEFAULTS, eventData, eventSchema, InvalidCursorError, isSe
 describe('event schema', () => {
   const samples: RelaycastEvent[] = [
     { type: 'delta', text: 'hi\n' },
+    { type: 'thinking', text: 'hmm' },
+    { type: 'tool_call', index: 0, id: 'call_1', name: 'get_weather', arguments: '{"city":' },
+    { type: 'tool_call', index: 0, arguments: '"Oslo"}' },
     { type: 'usage', inputTokens: 3, outputTokens: 5, estimated: false },
     { type: 'reset', reason: 'retry', attempt: 2 },
     { type: 'gap', requested: '3', resumedFrom: '10' },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { apiKeysSchema, type ApiKeyEntry } from './api-keys.js';
 import { ConfigError } from './errors.js';
 import { parseRedisTarget, type RedisTarget } from './redis.js';
-import { routesSchema, type Routes } from './routes.js';
+import { defaultRoutes, routesSchema, type Routes } from './routes.js';
 
 /** Every setting with its default, in one place. README.md lists the same table. */
 export const DEFAULTS = {
@@ -161,7 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const cfg = parsed.data;
-  const routes = loadRoutes(cfg);
+  const routes = loadRoutes(cfg, env);
   if (!routes[cfg.DEFAULT_MODEL]) throw new ConfigError('DEFAULT_MODEL', `no route named ${JSON.stringify(cfg.DEFAULT_MODEL)}`);
   const apiKeys = loadApiKeys(cfg, routes);
   const trustProxy = cfg.TRUST_PROXY === undefined ? false : /^\d+$/.test(cfg.TRUST_PROXY) ? Number(cfg.TRUST_PROXY) : list(cfg.TRUST_PROXY);
@@ -190,26 +190,60 @@ function loadApiKeys(cfg: z.infer<typeof envSchema>, routes: Routes): ApiKeyEntr
   return keys.data;
 }
 
-function loadRoutes(cfg: z.infer<typeof envSchema>): Routes {
+/** Where the routes came from, for error messages that name it. */
+export function routesSource(cfg: { ROUTES_JSON?: string | undefined; ROUTES_FILE?: string | undefined }): string {
+  return cfg.ROUTES_JSON ? 'ROUTES_JSON' : cfg.ROUTES_FILE ? 'ROUTES_FILE' : 'routes';
+}
+
+function loadRoutes(cfg: z.infer<typeof envSchema>, env: NodeJS.ProcessEnv): Routes {
   let raw: unknown;
-  let source = 'ROUTES_JSON';
+  const source = routesSource(cfg);
   try {
     if (cfg.ROUTES_JSON) raw = JSON.parse(cfg.ROUTES_JSON);
-    else if (cfg.ROUTES_FILE) {
-      source = 'ROUTES_FILE';
-      raw = JSON.parse(readFileSync(cfg.ROUTES_FILE, 'utf8'));
-    } else raw = { [DEFAULTS.DEFAULT_MODEL]: { provider: 'openai', baseUrl: cfg.MOCK_MODEL_URL, model: 'mock-1', allowMock: true } };
+    else if (cfg.ROUTES_FILE) raw = JSON.parse(readFileSync(cfg.ROUTES_FILE, 'utf8'));
+    else raw = defaultRoutes(cfg.MOCK_MODEL_URL);
   } catch (e) {
     throw new ConfigError(source, `cannot read routes: ${(e as Error).message}`);
   }
+  const overridden = applyRouteOverrides(raw, env);
   const routes = routesSchema.safeParse(raw);
   if (!routes.success) {
     const issue = routes.error.issues[0]!;
-    throw new ConfigError(source, `route ${issue.path.join('.')}: ${issue.message}`);
+    const where = issue.path.join('.');
+    throw new ConfigError(overridden.get(where) ?? source, `route ${where}: ${issue.message}`);
   }
   // A route sends the variable it names to its upstream: it must never name one of Relaycast's own.
   for (const [name, route] of Object.entries(routes.data)) {
     if (route.apiKeyEnv && Object.hasOwn(envSchema.shape, route.apiKeyEnv)) throw new ConfigError(source, `route ${name}: apiKeyEnv may not name Relaycast's own ${route.apiKeyEnv}`);
   }
   return routes.data;
+}
+
+/** `ROUTE_<NAME>_<FIELD>` variables override one field of one route (NAME: the route name upper-cased, other characters as `_`). */
+export const ROUTE_OVERRIDE_FIELDS = { BASE_URL: 'baseUrl', MODEL: 'model', API_KEY_ENV: 'apiKeyEnv' } as const;
+const OVERRIDE = new RegExp(`^ROUTE_([A-Z0-9_]+?)_(${Object.keys(ROUTE_OVERRIDE_FIELDS).join('|')})$`);
+
+export function routeEnvName(route: string): string {
+  return route.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+/** Applies the overrides in place; returns `route.field` -> the variable that set it. */
+function applyRouteOverrides(raw: unknown, env: NodeJS.ProcessEnv): Map<string, string> {
+  const applied = new Map<string, string>();
+  const set = Object.entries(env).filter(([k, v]) => v !== undefined && v !== '' && OVERRIDE.test(k));
+  if (set.length === 0 || !raw || typeof raw !== 'object' || Array.isArray(raw)) return applied; // the schema reports a bad shape
+  const routes = raw as Record<string, Record<string, unknown>>;
+  for (const [variable, value] of set) {
+    const [, name, field] = OVERRIDE.exec(variable)!;
+    const matches = Object.keys(routes).filter((r) => routeEnvName(r) === name);
+    if (matches.length === 0) throw new ConfigError(variable, `no route is named ${name!.toLowerCase()} (ROUTE_<NAME>_… uses the route name upper-cased, other characters as _)`);
+    if (matches.length > 1) throw new ConfigError(variable, `ambiguous: routes ${matches.join(', ')} all map to ${name}`);
+    const route = routes[matches[0]!];
+    const key = ROUTE_OVERRIDE_FIELDS[field as keyof typeof ROUTE_OVERRIDE_FIELDS];
+    if (route && typeof route === 'object') {
+      route[key] = value;
+      applied.set(`${matches[0]}.${key}`, variable);
+    }
+  }
+  return applied;
 }

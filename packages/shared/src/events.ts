@@ -14,6 +14,13 @@ export type Usage = z.infer<typeof usageSchema>;
 
 export const eventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('delta'), text: z.string() }),
+  /** A piece of the model's reasoning (Anthropic thinking, Ollama `thinking`): never part of the answer text. */
+  z.object({ type: z.literal('thinking'), text: z.string() }),
+  /**
+   * A piece of a tool call. `arguments` is this piece's JSON-text fragment: concatenate them per `index`
+   * (OpenAI streams tool calls this way; `id` and `name` come with the first piece of each call).
+   */
+  z.object({ type: z.literal('tool_call'), index: z.number().int().nonnegative(), id: z.string().optional(), name: z.string().optional(), arguments: z.string() }),
   z.object({ type: z.literal('usage'), inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative(), estimated: z.boolean() }),
   z.object({ type: z.literal('reset'), reason: z.string(), attempt: z.number().int().positive() }),
   z.object({ type: z.literal('gap'), requested: z.string(), resumedFrom: z.string() }),
@@ -25,6 +32,9 @@ export const eventSchema = z.discriminatedUnion('type', [
 export type RelaycastEvent = z.infer<typeof eventSchema>;
 export type EventType = RelaycastEvent['type'];
 export type EventOf<T extends EventType> = Extract<RelaycastEvent, { type: T }>;
+
+/** Events that carry generated content: after the first of these, an upstream failure can no longer be retried. */
+export const CONTENT_TYPES: ReadonlySet<EventType> = new Set(['delta', 'thinking', 'tool_call']);
 
 export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set(['done', 'error', 'cancelled']);
 

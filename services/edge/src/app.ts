@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
-import type { Config, GenerateJob, Limiter, Logger, RedisClient, SessionStore } from '@relaycast/shared';
-import { requireApiKey, type EdgeAuth } from './auth.js';
+import { allowsModel, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
+import { apiKeyOf, requireApiKey, type EdgeAuth } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { cors } from './cors.js';
 import type { Hub } from './hub.js';
@@ -10,6 +10,7 @@ import type { EdgeStats } from './stats.js';
 import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
+import { modelsHandler } from './routes/models.js';
 import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } from './routes/sessions.js';
 import { securityHeaders } from './security-headers.js';
 import type { Subscriber } from './subscriber.js';
@@ -77,6 +78,8 @@ export function createApp(d: AppDeps): express.Express {
   app.get('/v1/sessions/:id/events', eventsHandler(d));
   app.post('/v1/sessions/:id/cancel', cancelHandler(d));
   app.get('/v1/sessions/:id', statusHandler(d));
+  // Only the models the caller's key may use.
+  app.get('/v1/models', apiKey, modelsHandler(d.cfg.routes, (model, res) => allowsModel(apiKeyOf(res), model)));
   // The demo page (web/): after the API, so an API path never reaches the file system lookup's answer.
   app.use(webRoutes(d.cfg.WEB_DIR));
 
@@ -86,6 +89,7 @@ export function createApp(d: AppDeps): express.Express {
     [/^\/v1\/sessions\/[^/]+\/cancel$/, 'POST'],
     [/^\/v1\/sessions\/[^/]+\/token$/, 'POST'],
     [/^\/v1\/sessions\/[^/]+$/, 'GET'],
+    [/^\/v1\/models$/, 'GET'],
   ];
   app.use((req, res) => {
     const match = allowed.find(([re]) => re.test(req.path));

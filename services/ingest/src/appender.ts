@@ -1,18 +1,18 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { FencedError, SessionEndedError, SessionMissingError, isTerminal, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
+import { mergeInto, owned } from './merge.js';
 
 /**
  * Appends one attempt's events to its session, in order, with at most one round trip in flight.
- * Deltas that arrive within `coalesceMs` (or while a round trip is in flight) are merged into one delta
- * event: fewer Redis writes and socket writes at high token rates, and resume stays exact because the
- * merged event is what is stored. A failed append is retried with the same seqs (idempotent) until
- * `retryForMs` has passed.
+ * Events pushed while a round trip is in flight wait for it, consecutive pieces merged into one event,
+ * and go in the next. (Merging across a time window is the `coalesce` processor's job, ahead of this.)
+ * A failed append is retried with the same seqs (idempotent) until `retryForMs` has passed.
  */
 export class Appender {
   private pending: RelaycastEvent[] = [];
   private nextSeq: number;
   private flushing: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
   /** Set once an append failed for good; the generation must stop. */
   failure: Error | undefined;
 
@@ -21,7 +21,6 @@ export class Appender {
     private readonly sessionId: string,
     private readonly attempt: number,
     lastSeq: number,
-    private readonly coalesceMs: number,
     private readonly retryForMs = 30_000,
     private readonly observe: { latency(seconds: number): void; retry(): void } = { latency: () => undefined, retry: () => undefined },
   ) {
@@ -30,12 +29,11 @@ export class Appender {
 
   push(e: RelaycastEvent): void {
     if (this.failure) throw this.failure;
-    const last = this.pending[this.pending.length - 1];
-    if (e.type === 'delta' && last?.type === 'delta') last.text += e.text;
-    else this.pending.push(e.type === 'delta' ? { ...e } : e);
-    if (!this.flushing && !this.timer) {
-      if (this.coalesceMs > 0) this.timer = setTimeout(() => this.kick(), this.coalesceMs);
-      else setImmediate(() => this.kick());
+    if (!mergeInto(this.pending.at(-1), e)) this.pending.push(owned(e));
+    if (!this.flushing && !this.scheduled) {
+      // Next turn of the event loop: what is pushed in this one goes in the same round trip.
+      this.scheduled = true;
+      setImmediate(() => this.kick());
     }
   }
 
@@ -50,12 +48,11 @@ export class Appender {
   }
 
   private kick(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.scheduled = false;
     if (this.flushing || this.pending.length === 0 || this.failure) return;
     this.flushing = this.drain().finally(() => {
       this.flushing = undefined;
-      // A push that landed after the loop's last check but before this callback has no timer yet.
+      // A push that landed after the loop's last check but before this callback was not scheduled.
       if (this.pending.length && !this.failure) this.kick();
     });
   }

@@ -36,3 +36,19 @@ export class AppendFailed extends Error {
     super('append failed', { cause });
   }
 }
+
+/** Ends a generation early because a processor said so (stop sequence, output cap): a clean `done`. */
+export class FinishEarly extends Error {
+  override name = 'FinishEarly';
+  constructor(readonly finishReason: string) {
+    super(`finished by a processor (${finishReason})`);
+  }
+}
+
+/** Aborts a generation because a processor threw: a bug in it, not the upstream's fault. */
+export class ProcessorFailed extends Error {
+  override name = 'ProcessorFailed';
+  constructor(readonly processor: string, override readonly cause: unknown) {
+    super(`processor ${processor} failed`, { cause });
+  }
+}

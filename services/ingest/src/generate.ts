@@ -1,16 +1,19 @@
-import { FencedError, SessionEndedError, SessionMissingError, type Config, type GenerateJob, type Logger, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
-import type { Agent } from 'undici';
+import { CONTENT_TYPES, FencedError, SessionEndedError, SessionMissingError, type Config, type EventOf, type GenerateJob, type Logger, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
 import { Appender } from './appender.js';
 import type { Control } from './control.js';
-import { AppendFailed, CancelRequested, GenerationTimeout, HandBack, UpstreamError } from './errors.js';
+import { AppendFailed, CancelRequested, FinishEarly, GenerationTimeout, HandBack, ProcessorFailed, UpstreamError } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
-import { streamUpstream } from './upstream.js';
+import type { PipelineFactory, StreamEvent } from './processors/index.js';
+import { estimateTokens } from './providers/estimate.js';
+import { streamUpstream, type Dispatchers } from './upstream.js';
 
 export interface GenerateDeps {
   cfg: Config;
   store: SessionStore;
   control: Control;
-  dispatcher: Agent;
+  dispatchers: Dispatchers;
+  /** Each route's processing pipeline, prepared at start-up. */
+  pipelines: ReadonlyMap<string, PipelineFactory>;
   log: Logger;
   metrics: IngestMetrics;
   /** Aborted when this worker shuts down and must hand its unfinished generations back. */
@@ -34,7 +37,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     throw e;
   }
   const m = d.metrics;
-  const appender = new Appender(d.store, sessionId, began.attempt, began.seq, d.cfg.COALESCE_MS, 30_000, {
+  const appender = new Appender(d.store, sessionId, began.attempt, began.seq, 30_000, {
     latency: (s) => m.appendLatency.observe(s),
     retry: () => m.retries.inc({ kind: 'append' }),
   });
@@ -49,8 +52,8 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
       await appender.finish({ type: 'cancelled', reason: 'client_request' });
       return 'ended';
     }
-    const route = d.cfg.routes[job.model];
-    if (!route) {
+    const pipelines = d.pipelines.get(job.model);
+    if (!d.cfg.routes[job.model] || !pipelines) {
       await appender.finish({ type: 'error', code: 'unknown_model', message: `no route for model ${job.model}`, retryable: false });
       return 'ended';
     }
@@ -60,38 +63,66 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     const handBack = () => ac.abort(new HandBack('worker shutting down'));
     if (d.shutdown.aborted) handBack();
     d.shutdown.addEventListener('abort', handBack);
-    let terminal: RelaycastEvent;
+    const push = (e: RelaycastEvent) => {
+      try {
+        appender.push(e);
+      } catch (err) {
+        ac.abort(new AppendFailed(err));
+      }
+    };
+    // Between the decoder and the appender: the route's processors (coalescing last).
+    const pipeline = pipelines.create({
+      emit: push,
+      finish: (reason) => ac.abort(new FinishEarly(reason)),
+      fail: (processor, err) => ac.abort(new ProcessorFailed(processor, err)),
+    });
     let firstToken = 0;
     let outputTokens = 0;
+    let outputChars = 0;
+    let upstreamDone: EventOf<'done'> | undefined;
+    let failure: unknown;
     try {
       await d.control.watch(sessionId, () => ac.abort(new CancelRequested('cancelled')));
       // The flag may have been set between begin and the subscription becoming active.
       const meta = await d.store.meta(sessionId);
       if (meta?.cancelRequested) ac.abort(new CancelRequested('cancelled'));
-      terminal = await streamUpstream(route, job, {
+      upstreamDone = await streamUpstream(job.model, job, {
         cfg: d.cfg,
-        dispatcher: d.dispatcher,
+        dispatchers: d.dispatchers,
         signal: ac.signal,
         onRetry: () => m.retries.inc({ kind: 'upstream' }),
+        onFallback: (e, from, to) => {
+          m.retries.inc({ kind: 'fallback' });
+          log.info({ from, to, code: e.code, err: e.message }, 'route failed before any content; falling back');
+        },
         emit: (e) => {
-          if (e.type === 'delta' && !firstToken) {
-            firstToken = performance.now();
-            m.ttft.observe((firstToken - started) / 1000);
+          if (CONTENT_TYPES.has(e.type)) {
+            if (!firstToken) {
+              firstToken = performance.now();
+              m.ttft.observe((firstToken - started) / 1000);
+            }
+            outputChars += e.type === 'tool_call' ? e.arguments.length : 'text' in e ? e.text.length : 0;
           }
           if (e.type === 'usage') outputTokens = e.outputTokens;
-          try {
-            appender.push(e);
-          } catch (err) {
-            ac.abort(new AppendFailed(err));
-          }
+          pipeline.push(e as StreamEvent);
         },
       });
     } catch (err) {
-      terminal = terminalFor(ac.signal.aborted ? ac.signal.reason : err, log);
+      failure = ac.signal.aborted ? ac.signal.reason : err;
     } finally {
       clearTimeout(deadline);
       d.shutdown.removeEventListener('abort', handBack);
       d.control.unwatch(sessionId);
+    }
+    let terminal: RelaycastEvent;
+    if (failure instanceof HandBack || failure instanceof AppendFailed || failure instanceof ProcessorFailed) {
+      pipeline.close();
+      terminal = terminalFor(failure, log);
+    } else {
+      // Whatever ended the upstream, the text that arrived is the session's: processors flush what they hold.
+      pipeline.end();
+      if (pipeline.finishReason !== undefined) terminal = { type: 'done', finishReason: pipeline.finishReason, usage: upstreamDone?.usage ?? estimateTokens(job, outputChars) };
+      else terminal = upstreamDone ?? terminalFor(failure, log);
     }
     await appender.finish(terminal);
     const seconds = (performance.now() - started) / 1000;
@@ -122,6 +153,10 @@ function terminalFor(err: unknown, log: Logger): RelaycastEvent {
   if (err instanceof HandBack) throw err;
   if (err instanceof GenerationTimeout) return { type: 'error', code: 'generation_timeout', message: 'generation exceeded its time limit', retryable: false };
   if (err instanceof UpstreamError) return err.toEvent();
+  if (err instanceof ProcessorFailed) {
+    log.error({ err: err.cause, processor: err.processor }, 'processor failed');
+    return { type: 'error', code: 'processor_failed', message: `processor ${err.processor} failed`, retryable: false };
+  }
   // Appends failed for good (fenced, or Redis down past the retries): not the upstream's fault, so no
   // error event from here; the caller decides (fenced: stop; outage: BullMQ retries the job).
   if (err instanceof AppendFailed) throw err.cause;

@@ -3,7 +3,8 @@ import { createLogger, createRedis, keySpace, Limiter, storeFor, type Config, ty
 import { Control } from './control.js';
 import { generate } from './generate.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
-import { createDispatcher } from './upstream.js';
+import { compilePipelines, type ProcessorDefinition } from './processors/index.js';
+import { Dispatchers } from './upstream.js';
 
 export interface Ingest {
   worker: Worker<GenerateJob>;
@@ -20,12 +21,19 @@ export interface Ingest {
   close(): Promise<void>;
 }
 
+export interface IngestOptions {
+  /** Processor kinds beyond the built-in ones that routes may name (docs/providers.md, "Writing a processor"). */
+  processors?: readonly ProcessorDefinition<any>[];
+}
+
 /**
  * Starts an ingest worker: BullMQ on one queue, `INGEST_CONCURRENCY` generations at once. Lock settings
  * are short so a killed worker's job is noticed as stalled (within LOCK_DURATION_MS + STALLED_INTERVAL_MS)
  * and handed to another worker.
  */
-export async function startIngest(cfg: Config, log: Logger = createLogger('ingest', cfg.LOG_LEVEL)): Promise<Ingest> {
+export async function startIngest(cfg: Config, log: Logger = createLogger('ingest', cfg.LOG_LEVEL), opts: IngestOptions = {}): Promise<Ingest> {
+  // Before any connection: a route naming an unknown processor or bad options stops the start.
+  const pipelines = compilePipelines(cfg, opts.processors);
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
   const redis = createRedis(cfg.redis, 'ingest-cmd');
   const sub = createRedis(cfg.redis, 'ingest-control', { subscriber: true });
@@ -34,10 +42,10 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   const store = storeFor(cfg, redis);
   const limiter = new Limiter(redis, keys);
   const control = new Control(sub, keys);
-  const dispatcher = createDispatcher(cfg);
+  const dispatchers = new Dispatchers(cfg);
   const metrics = new IngestMetrics();
   const shutdown = new AbortController();
-  const deps = { cfg, store, control, dispatcher, log, metrics, shutdown: shutdown.signal };
+  const deps = { cfg, store, control, dispatchers, pipelines, log, metrics, shutdown: shutdown.signal };
   const state = { draining: false };
   // Declared before the worker so probes answer while it connects; `worker` is read only when probed.
   let worker: Worker<GenerateJob> | undefined;
@@ -80,7 +88,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
       // record that, so stop waiting a little after the deadline and force the worker closed.
       if (!(await settleWithin(worker.close(), deadlineMs + 5_000))) await settleWithin(worker.close(true), 2_000);
       clearTimeout(timer);
-      await dispatcher.close();
+      await dispatchers.close();
       await new Promise((r) => metricsServer.server.close(r));
       metricsServer.server.closeAllConnections();
       await closeRedis([redis, sub, workerConn]);

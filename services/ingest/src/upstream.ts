@@ -1,45 +1,89 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import { createParser } from 'eventsource-parser';
-import type { Config, EventOf, GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import { CONTENT_TYPES, fallbackChain, type Config, type EventOf, type GenerateJob, type RelaycastEvent, type Route } from '@relaycast/shared';
 import { UpstreamError } from './errors.js';
-import { providerFor, type StreamDecoder, type UpstreamMessage } from './providers/index.js';
+import { providerFor, type StreamDecoder, type UpstreamMessage, type UpstreamRequest } from './providers/index.js';
 
 export interface UpstreamOptions {
   cfg: Config;
-  dispatcher: Agent;
+  dispatchers: Dispatchers;
   signal: AbortSignal;
   /** Receives each normalised event, in order. */
   emit(e: RelaycastEvent): void;
   /** Called before each retry of the upstream request. */
-  onRetry?(e: UpstreamError): void;
-}
-
-/** One dispatcher per ingest process: its connect timeout applies to every upstream request. */
-export function createDispatcher(cfg: Config): Agent {
-  return new Agent({ connect: { timeout: cfg.UPSTREAM_CONNECT_TIMEOUT_MS }, keepAliveTimeout: 10_000 });
+  onRetry?(e: UpstreamError, route: string): void;
+  /** Called when a route failed before any content and the next route of its fallbacks is tried. */
+  onFallback?(e: UpstreamError, from: string, to: string): void;
 }
 
 /**
- * Streams one generation from the route's provider. Failures before the first content token are retried
- * with exponential backoff (the client has seen nothing yet); after it, any failure ends the session with
- * an `error` event, because a retry would repeat text the subscribers already have.
+ * undici Agents, one per connect timeout in use (the connect timeout belongs to the Agent, and routes may
+ * set their own). Shared by every request of an ingest process.
  */
-export async function streamUpstream(route: Route, job: GenerateJob, o: UpstreamOptions): Promise<EventOf<'done'>> {
+export class Dispatchers {
+  private readonly agents = new Map<number, Agent>();
+
+  constructor(private readonly cfg: Config) {}
+
+  for(route: Route): Agent {
+    const ms = route.timeouts.connectMs ?? this.cfg.UPSTREAM_CONNECT_TIMEOUT_MS;
+    let a = this.agents.get(ms);
+    if (!a) this.agents.set(ms, (a = new Agent({ connect: { timeout: ms }, keepAliveTimeout: 10_000 })));
+    return a;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.close()));
+  }
+}
+
+/**
+ * Streams one generation from route `name`. Failures before the first content token are retried with
+ * exponential backoff, up to the route's attempts; then (or at once, for an error retrying cannot fix) the
+ * route's fallbacks are tried in order, each with its own provider and attempts. The client has seen
+ * nothing yet, so it sees only the answer that succeeds. After the first content token any failure ends
+ * the session with an `error` event: a retry or another model would repeat or contradict text the
+ * subscribers already have.
+ */
+export async function streamUpstream(name: string, job: GenerateJob, o: UpstreamOptions): Promise<EventOf<'done'>> {
+  const chain = fallbackChain(o.cfg.routes, name);
+  const progress = { content: false };
+  for (let i = 0; ; i++) {
+    try {
+      return await withRetries(chain[i]!, job, o, progress);
+    } catch (err) {
+      const next = chain[i + 1];
+      if (progress.content || next === undefined || !(err instanceof UpstreamError) || o.signal.aborted) throw err;
+      o.onFallback?.(err, chain[i]!, next);
+    }
+  }
+}
+
+async function withRetries(name: string, job: GenerateJob, o: UpstreamOptions, progress: { content: boolean }): Promise<EventOf<'done'>> {
+  const route = o.cfg.routes[name]!;
   const provider = providerFor(route);
   const apiKey = route.apiKeyEnv ? process.env[route.apiKeyEnv] : undefined;
+  const attempts = route.attempts ?? o.cfg.UPSTREAM_MAX_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
-    let sawContent = false;
+    // Events before the first content event (none of today's formats sends any) stay with their attempt.
+    const held: RelaycastEvent[] = [];
     const emit = (e: RelaycastEvent) => {
-      if (e.type === 'delta') sawContent = true;
+      if (!progress.content && !CONTENT_TYPES.has(e.type)) return void held.push(e);
+      if (!progress.content) {
+        progress.content = true;
+        for (const h of held.splice(0)) o.emit(h);
+      }
       o.emit(e);
     };
     try {
-      return await once(provider.request(route, job, apiKey), provider.format, provider.decoder(job), emit, o);
+      const done = await once(route, provider.request(route, job, apiKey), provider.format, provider.decoder(job, route), emit, o);
+      for (const h of held) o.emit(h);
+      return done;
     } catch (err) {
       const e = withoutSecret(toUpstreamError(err, o.signal), apiKey);
-      if (sawContent || !e.retryable || attempt >= o.cfg.UPSTREAM_MAX_ATTEMPTS || o.signal.aborted) throw e;
-      o.onRetry?.(e);
+      if (progress.content || !e.retryable || attempt >= attempts || o.signal.aborted) throw e;
+      o.onRetry?.(e, name);
       const backoff = e.retryAfterMs ?? o.cfg.UPSTREAM_RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
       await delay(Math.min(backoff, 30_000), undefined, { signal: o.signal }).catch(() => undefined);
       if (o.signal.aborted) throw toUpstreamError(o.signal.reason, o.signal);
@@ -47,16 +91,16 @@ export async function streamUpstream(route: Route, job: GenerateJob, o: Upstream
   }
 }
 
-async function once(req: ReturnType<ReturnType<typeof providerFor>['request']>, format: 'sse' | 'ndjson', decoder: StreamDecoder, emit: (e: RelaycastEvent) => void, o: UpstreamOptions): Promise<EventOf<'done'>> {
+async function once(route: Route, req: UpstreamRequest, format: 'sse' | 'ndjson', decoder: StreamDecoder, emit: (e: RelaycastEvent) => void, o: UpstreamOptions): Promise<EventOf<'done'>> {
   const res = await request(req.url, {
-    method: 'POST',
+    method: req.method,
     headers: req.headers,
-    body: req.body,
+    body: req.body ?? null,
     signal: o.signal,
-    dispatcher: o.dispatcher,
+    dispatcher: o.dispatchers.for(route),
     // undici's defaults are 300 s; a stalled upstream must end the session much sooner.
-    headersTimeout: o.cfg.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
-    bodyTimeout: o.cfg.UPSTREAM_IDLE_TIMEOUT_MS,
+    headersTimeout: route.timeouts.firstByteMs ?? o.cfg.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+    bodyTimeout: route.timeouts.idleMs ?? o.cfg.UPSTREAM_IDLE_TIMEOUT_MS,
   });
   if (res.statusCode !== 200) {
     const text = await res.body.text().catch(() => '');
@@ -64,29 +108,57 @@ async function once(req: ReturnType<ReturnType<typeof providerFor>['request']>, 
     const retryable = res.statusCode === 429 || res.statusCode >= 500;
     throw new UpstreamError('upstream_http', `upstream answered HTTP ${res.statusCode}${describe(text)}`, retryable, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
   }
-  let failure: unknown;
-  const onMessage = (m: UpstreamMessage) => {
-    if (failure) return;
-    try {
-      for (const e of decoder.message(m)) emit(e);
-    } catch (err) {
-      failure = err;
-    }
-  };
-  const feed = format === 'sse' ? sseFeeder(onMessage, o.cfg.UPSTREAM_MAX_EVENT_BYTES) : ndjsonFeeder(onMessage, o.cfg.UPSTREAM_MAX_EVENT_BYTES);
-  const utf8 = new TextDecoder();
+  const body = new BodyDecoder(format, decoder, emit, o.cfg.UPSTREAM_MAX_EVENT_BYTES);
   try {
-    for await (const chunk of res.body) {
-      feed.feed(utf8.decode(chunk as Buffer, { stream: true }));
-      if (failure) throw failure;
-    }
-    feed.feed(utf8.decode());
-    feed.end();
-    if (failure) throw failure;
+    for await (const chunk of res.body) body.chunk(chunk as Buffer);
+    return body.end();
   } finally {
     if (!res.body.destroyed) res.body.destroy();
   }
-  return decoder.end();
+}
+
+/**
+ * Bytes of one response body in, events out: UTF-8 decoding across chunk boundaries, the format's parser
+ * (eventsource-parser or NDJSON lines), then the provider's decoder. Tests feed recorded transcripts
+ * through this, split at every byte, so what they prove is what production runs.
+ */
+export class BodyDecoder {
+  private failure: unknown;
+  private readonly feeder: Feeder;
+  private readonly utf8 = new TextDecoder();
+
+  constructor(format: 'sse' | 'ndjson', private readonly decoder: StreamDecoder, emit: (e: RelaycastEvent) => void, maxEventBytes: number) {
+    this.feeder = feederFor(
+      format,
+      (m) => {
+        if (this.failure) return;
+        try {
+          for (const e of decoder.message(m)) emit(e);
+        } catch (err) {
+          this.failure = err;
+        }
+      },
+      maxEventBytes,
+    );
+  }
+
+  /** Throws the first failure (in-band error, malformed frame, oversized event). */
+  chunk(bytes: Uint8Array): void {
+    this.feeder.feed(this.utf8.decode(bytes, { stream: true }));
+    if (this.failure) throw this.failure;
+  }
+
+  /** EOF: the final `done`, or the failure (truncation included). */
+  end(): EventOf<'done'> {
+    this.feeder.feed(this.utf8.decode());
+    this.feeder.end();
+    if (this.failure) throw this.failure;
+    return this.decoder.end();
+  }
+}
+
+function feederFor(format: 'sse' | 'ndjson', onMessage: (m: UpstreamMessage) => void, maxBytes: number): Feeder {
+  return format === 'sse' ? sseFeeder(onMessage, maxBytes) : ndjsonFeeder(onMessage, maxBytes);
 }
 
 interface Feeder {
@@ -137,10 +209,16 @@ function withoutSecret(e: UpstreamError, secret: string | undefined): UpstreamEr
   return new UpstreamError(e.code, e.message.replaceAll(secret, '[redacted]'), e.retryable, e.retryAfterMs);
 }
 
+/** The provider's own words from an HTTP error body: OpenAI and Anthropic `{error: {type?, message}}`, Ollama `{error: "..."}`. */
 function describe(body: string): string {
   try {
-    const j = JSON.parse(body) as { error?: { message?: string } };
-    if (j.error?.message) return `: ${j.error.message.slice(0, 300)}`;
+    const j = JSON.parse(body) as { error?: string | { message?: string; type?: string }; message?: string };
+    const e = j.error;
+    const message = typeof e === 'string' ? e : (e?.message ?? j.message);
+    if (typeof message === 'string' && message) {
+      const type = typeof e === 'object' && typeof e?.type === 'string' ? `${e.type}: ` : '';
+      return `: ${(type + message).slice(0, 300)}`;
+    }
   } catch {
     /* not JSON */
   }

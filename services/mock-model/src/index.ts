@@ -1,3 +1,3 @@
-export { startMockModel, DEFAULT_TRANSCRIPT_DIR, type MockModel } from './server.js';
+export { startMockModel, DEFAULT_TRANSCRIPT_DIR, FORMATS, type MockModel } from './server.js';
 export { tokensFor, tokenStream, promptOf } from './text.js';
 export { parseFault, type Fault } from './faults.js';

@@ -205,7 +205,10 @@ export function statusHandler(d: SessionsDeps) {
     const a = await authorized(d, req, res, { keys: true });
     if (!a) return;
     const { id, meta } = a;
+    // `text` is the answer only; reasoning and tool calls are reported apart.
     let text = '';
+    let thinking = '';
+    let toolCalls: { index: number; id?: string; name?: string; arguments: string }[] = [];
     let usage: Usage | undefined;
     let finishReason: string | undefined;
     let error: { code: string; message: string } | undefined;
@@ -214,7 +217,18 @@ export function statusHandler(d: SessionsDeps) {
       for (const entry of page) {
         const e = parseEvent(entry.type, entry.data);
         if (e.type === 'delta') text += e.text;
-        else if (e.type === 'reset') text = '';
+        else if (e.type === 'thinking') thinking += e.text;
+        else if (e.type === 'tool_call') {
+          let call = toolCalls.find((c) => c.index === e.index);
+          if (!call) toolCalls.push((call = { index: e.index, arguments: '' }));
+          if (e.id !== undefined) call.id = e.id;
+          if (e.name !== undefined) call.name = e.name;
+          call.arguments += e.arguments;
+        } else if (e.type === 'reset') {
+          text = '';
+          thinking = '';
+          toolCalls = [];
+        }
         else if (e.type === 'usage') usage = { inputTokens: e.inputTokens, outputTokens: e.outputTokens, estimated: e.estimated };
         else if (e.type === 'done') {
           finishReason = e.finishReason;
@@ -232,6 +246,8 @@ export function statusHandler(d: SessionsDeps) {
       startedAt: meta.startedAt ?? null,
       endedAt: meta.endedAt ?? null,
       text,
+      thinking,
+      toolCalls,
       usage: usage ?? null,
       finishReason: finishReason ?? null,
       error: error ?? null,

@@ -1,7 +1,9 @@
 import type { GenerateJob, Usage } from '@relaycast/shared';
 
 /** Roughly 4 characters per token: only used when the provider never reports usage, and marked so. */
-export function estimateTokens(job: GenerateJob, output: string): Usage {
+export const CHARS_PER_TOKEN = 4;
+
+export function estimateTokens(job: GenerateJob, outputChars: number): Usage {
   const input = job.messages.reduce((n, m) => n + m.content.length, 0);
-  return { inputTokens: Math.ceil(input / 4), outputTokens: Math.ceil(output.length / 4), estimated: true };
+  return { inputTokens: Math.ceil(input / CHARS_PER_TOKEN), outputTokens: Math.ceil(outputChars / CHARS_PER_TOKEN), estimated: true };
 }

@@ -1,10 +1,14 @@
-import type { Route } from '@relaycast/shared';
+import type { ProviderName, Route } from '@relaycast/shared';
+import { anthropic } from './anthropic.js';
+import { ollama } from './ollama.js';
 import { openai } from './openai.js';
+import { openaiResponses } from './openai-responses.js';
 import type { Provider } from './provider.js';
+import { sse } from './sse.js';
 
-const PROVIDERS: Record<Route['provider'], Provider> = { openai };
+export const PROVIDER_ADAPTERS: Record<ProviderName, Provider> = { openai, 'openai-responses': openaiResponses, anthropic, ollama, sse };
 
 export function providerFor(route: Route): Provider {
-  return PROVIDERS[route.provider];
+  return PROVIDER_ADAPTERS[route.provider];
 }
 export type { Provider, StreamDecoder, UpstreamMessage, UpstreamRequest } from './provider.js';

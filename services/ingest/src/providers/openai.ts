@@ -1,87 +1,40 @@
-import type { EventOf, GenerateJob, RelaycastEvent, Route, Usage } from '@relaycast/shared';
-import { UpstreamError } from '../errors.js';
-import type { Provider, StreamDecoder, UpstreamMessage } from './provider.js';
-import { estimateTokens } from './estimate.js';
+import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import { BaseDecoder, finishReason, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
+import { bearer, endpoint, jsonPost, params } from './request.js';
 
-interface ChatChunk {
-  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
-  error?: { message?: string; type?: string; code?: string | number | null };
-}
+const FINISH: Record<string, string> = { stop: 'stop', length: 'length', tool_calls: 'tool_calls', function_call: 'tool_calls', content_filter: 'content_filter' };
 
-/** OpenAI Chat Completions streaming: `data: {chunk}` lines ending with `data: [DONE]`. */
+/**
+ * OpenAI Chat Completions streaming (platform.openai.com/docs/api-reference/chat-streaming): `data: {chunk}`
+ * events ending with `data: [DONE]`. Usage comes only when asked for, in an extra chunk with empty `choices`.
+ */
 export const openai: Provider = {
   format: 'sse',
   request(route: Route, job: GenerateJob, apiKey) {
-    const body = {
-      model: route.model,
-      messages: job.messages,
-      stream: true,
-      // Usage is only reported when asked for, in an extra chunk with empty `choices`.
-      stream_options: { include_usage: true },
-      ...route.defaults,
-      ...definedOnly(job.params),
-      ...(route.allowMock && job.mock ? { mock: job.mock } : {}),
-    };
-    return {
-      url: new URL('v1/chat/completions', withSlash(route.baseUrl)).toString(),
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-      body: JSON.stringify(body),
-    };
+    const body = { model: route.model, messages: job.messages, stream: true, stream_options: { include_usage: true }, ...params(route, job) };
+    return jsonPost(route, job, endpoint(route, 'v1/chat/completions'), body, bearer(apiKey));
   },
-  decoder(job) {
-    return new OpenAIDecoder(job);
-  },
+  decoder: (job) => new OpenAIChatDecoder(job),
 };
 
-class OpenAIDecoder implements StreamDecoder {
-  private finishReason: string | undefined;
-  private usage: Usage | undefined;
-  private ended = false;
-  private outputText = '';
-
-  constructor(private readonly job: GenerateJob) {}
-
-  message(m: UpstreamMessage): RelaycastEvent[] {
-    if (this.ended) return [];
+class OpenAIChatDecoder extends BaseDecoder {
+  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     if (m.data === '[DONE]') {
       this.ended = true;
-      return [];
+      return;
     }
-    let chunk: ChatChunk;
-    try {
-      chunk = JSON.parse(m.data) as ChatChunk;
-    } catch {
-      throw new UpstreamError('upstream_protocol', 'upstream sent a frame that is not valid JSON');
-    }
+    const chunk = parseJson(m.data);
     // An error after HTTP 200 arrives in-band as `data: {"error": ...}`.
-    if (chunk.error) throw new UpstreamError('upstream_error', chunk.error.message ?? 'upstream reported an error', false);
-    const out: RelaycastEvent[] = [];
-    const choice = chunk.choices?.[0];
-    const text = choice?.delta?.content;
-    if (typeof text === 'string' && text.length > 0) {
-      this.outputText += text;
-      out.push({ type: 'delta', text });
+    if (chunk.error) throw inBandError(chunk.error.type ?? chunk.error.code, chunk.error.message);
+    const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
+    const delta = choice?.delta;
+    if (delta) {
+      this.text(out, 'delta', delta.content);
+      // Tool calls stream as pieces: id and name with the first piece of each index, then argument text.
+      if (Array.isArray(delta.tool_calls)) for (const t of delta.tool_calls) this.toolCall(out, num(t?.index) ?? 0, t?.id, t?.function?.name, t?.function?.arguments);
     }
-    if (choice?.finish_reason) this.finishReason = choice.finish_reason;
-    if (chunk.usage && typeof chunk.usage.prompt_tokens === 'number') {
-      this.usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens ?? 0, estimated: false };
-      out.push({ type: 'usage', ...this.usage });
-    }
-    return out;
+    this.finishReason = finishReason(choice?.finish_reason, FINISH) ?? this.finishReason;
+    const input = num(chunk.usage?.prompt_tokens);
+    if (input !== undefined) this.reportUsage(out, input, num(chunk.usage.completion_tokens) ?? 0);
   }
-
-  end(): EventOf<'done'> {
-    if (!this.ended) throw new UpstreamError('upstream_truncated', 'upstream closed the stream without its end marker');
-    const usage = this.usage ?? estimateTokens(this.job, this.outputText);
-    return { type: 'done', finishReason: this.finishReason ?? 'stop', usage };
-  }
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function withSlash(u: string): string {
-  return u.endsWith('/') ? u : `${u}/`;
 }

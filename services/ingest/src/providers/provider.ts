@@ -1,9 +1,12 @@
-import type { EventOf, GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import type { EventOf, GenerateJob, RelaycastEvent, Route, Usage } from '@relaycast/shared';
+import { UpstreamError } from '../errors.js';
+import { estimateTokens } from './estimate.js';
 
 export interface UpstreamRequest {
   url: string;
+  method: 'GET' | 'POST';
   headers: Record<string, string>;
-  body: string;
+  body?: string;
 }
 
 /** One message from the upstream body: an SSE event, or one NDJSON line (data only). */
@@ -23,8 +26,88 @@ export interface StreamDecoder {
   end(): EventOf<'done'>;
 }
 
+/** One wire format: how to ask for a stream and how to read it. */
 export interface Provider {
   readonly format: 'sse' | 'ndjson';
   request(route: Route, job: GenerateJob, apiKey: string | undefined): UpstreamRequest;
-  decoder(job: GenerateJob): StreamDecoder;
+  decoder(job: GenerateJob, route: Route): StreamDecoder;
 }
+
+/**
+ * What every decoder shares: it ends once, after which messages are ignored; usage it never receives is
+ * estimated from the content it produced (and marked so); content is counted as it is emitted.
+ */
+export abstract class BaseDecoder implements StreamDecoder {
+  protected ended = false;
+  protected finishReason: string | undefined;
+  private usage: Usage | undefined;
+  private outputChars = 0;
+
+  constructor(protected readonly job: GenerateJob) {}
+
+  message(m: UpstreamMessage): RelaycastEvent[] {
+    if (this.ended) return [];
+    const out: RelaycastEvent[] = [];
+    this.decode(m, out);
+    return out;
+  }
+
+  protected abstract decode(m: UpstreamMessage, out: RelaycastEvent[]): void;
+
+  protected text(out: RelaycastEvent[], type: 'delta' | 'thinking', text: unknown): void {
+    if (typeof text !== 'string' || text.length === 0) return;
+    this.outputChars += text.length;
+    out.push({ type, text });
+  }
+
+  protected toolCall(out: RelaycastEvent[], index: number, id: unknown, name: unknown, args: unknown): void {
+    const a = typeof args === 'string' ? args : '';
+    if (!a && typeof id !== 'string' && typeof name !== 'string') return; // an empty piece says nothing
+    this.outputChars += a.length;
+    out.push({ type: 'tool_call', index, ...(typeof id === 'string' ? { id } : {}), ...(typeof name === 'string' ? { name } : {}), arguments: a });
+  }
+
+  /** Records the provider's own count and emits it as a `usage` event. */
+  protected reportUsage(out: RelaycastEvent[], inputTokens: number, outputTokens: number, estimated = false): void {
+    this.usage = { inputTokens, outputTokens, estimated };
+    out.push({ type: 'usage', ...this.usage });
+  }
+
+  protected estimate(): Usage {
+    return estimateTokens(this.job, this.outputChars);
+  }
+
+  end(): EventOf<'done'> {
+    if (!this.ended) throw new UpstreamError('upstream_truncated', 'upstream closed the stream without its end marker');
+    return { type: 'done', finishReason: this.finishReason ?? 'stop', usage: this.usage ?? this.estimate() };
+  }
+}
+
+export function parseJson(data: string): Record<string, any> {
+  let v: unknown;
+  try {
+    v = JSON.parse(data);
+  } catch {
+    throw new UpstreamError('upstream_protocol', 'upstream sent a frame that is not valid JSON');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UpstreamError('upstream_protocol', 'upstream sent a frame that is not a JSON object');
+  return v as Record<string, any>;
+}
+
+/** Provider error types that say "try again" (overload, rate limit, server fault). */
+const RETRYABLE_TYPES = new Set(['server_error', 'api_error', 'overloaded_error', 'rate_limit_error', 'rate_limit_exceeded', 'internal_error', 'service_unavailable']);
+
+/** An error the provider reported inside a 200 stream. */
+export function inBandError(type: unknown, message: unknown): UpstreamError {
+  const t = typeof type === 'string' && type ? type : undefined;
+  const text = typeof message === 'string' && message ? message.slice(0, 500) : 'upstream reported an error';
+  return new UpstreamError('upstream_error', t ? `${t}: ${text}` : text, t !== undefined && RETRYABLE_TYPES.has(t));
+}
+
+/** Maps a provider's finish reason onto Relaycast's (stop, length, tool_calls, content_filter); others pass through. */
+export function finishReason(raw: unknown, map: Record<string, string>): string | undefined {
+  if (typeof raw !== 'string' || !raw) return undefined;
+  return map[raw] ?? raw;
+}
+
+export const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined);

@@ -1,0 +1,27 @@
+import { controls, intOr, type WireFormat } from '../wire.js';
+
+const line = (o: unknown) => `${JSON.stringify(o)}\n`;
+
+/** `POST /api/chat`, streaming NDJSON as Ollama does (streaming is Ollama's default). */
+export const ollama: WireFormat = {
+  path: '/api/chat',
+  contentType: 'application/x-ndjson',
+  parse(b) {
+    if (!Array.isArray(b.messages)) return 'messages is required';
+    if (b.stream === false) return 'this mock only streams: leave stream unset or true';
+    const mock = controls(b);
+    return { messages: b.messages, maxTokens: intOr(b.options?.num_predict), seed: intOr(b.options?.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: true, mock };
+  },
+  httpError: (_status, message) => ({ error: message }),
+  writer(r) {
+    const at = () => new Date().toISOString();
+    return {
+      preamble: () => '',
+      token: (content) => line({ model: r.model, created_at: at(), message: { role: 'assistant', content }, done: false }),
+      malformed: () => `{"model":${JSON.stringify(r.model)},"message":{"content":\n`,
+      inbandError: () => line({ error: 'mock in-band error' }),
+      finish: (limited, u) =>
+        line({ model: r.model, created_at: at(), message: { role: 'assistant', content: '' }, done: true, done_reason: limited ? 'length' : 'stop', total_duration: 1_000_000, load_duration: 1_000, prompt_eval_count: u.promptTokens, prompt_eval_duration: 1_000, eval_count: u.completionTokens, eval_duration: 1_000 }),
+    };
+  },
+};

@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FaultSyntaxError, parseFault, type Fault } from './faults.js';
+import { HttpError, readJson, sendJson, Streamer } from './http.js';
+import { promptOf, tokenStream } from './text.js';
+
+export interface MockControls {
+  intervalMs?: number;
+  firstTokenMs?: number;
+  fault?: string;
+  transcript?: string;
+  /** Sent by Relaycast for formats that have no seed field of their own. */
+  seed?: number;
+}
+
+/** What the mock needs from a request, read from the format's own fields. */
+export interface MockRequest {
+  messages: { content: string }[];
+  /** The format's output limit, when the request set one: that many content chunks, then a "length" finish. */
+  maxTokens?: number | undefined;
+  seed: number;
+  model: string;
+  /** OpenAI chat sends usage only when asked (`stream_options.include_usage`). */
+  includeUsage: boolean;
+  mock: MockControls;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Writes one response in a format; made per request, so it may count (sequence numbers, block indexes). */
+export interface FrameWriter {
+  preamble(): string;
+  token(text: string): string;
+  /** A frame the client cannot parse. */
+  malformed(): string;
+  /** The format's error-after-200 frame. */
+  inbandError(): string;
+  /** Everything after the last token, end marker included. */
+  finish(limited: boolean, usage: Usage): string;
+}
+
+/** One provider's wire format as the mock speaks it. */
+export interface WireFormat {
+  readonly path: string;
+  readonly contentType: string;
+  /** Reads the request body; returns the reason when it is not a valid request of this format. */
+  parse(body: Record<string, any>): MockRequest | string;
+  /** The format's HTTP error body. */
+  httpError(status: number, message: string): unknown;
+  writer(req: MockRequest): FrameWriter;
+}
+
+export type Replay = (name: string, intervalMs: number, res: ServerResponse) => Promise<void>;
+
+/** Words in the prompt: the mock's prompt token count. */
+export const promptTokens = (req: MockRequest) => promptOf(req.messages).split(/\s+/).filter(Boolean).length;
+
+/** Mock controls come in a `mock` object; the seed may come in it too when the format has no seed field. */
+export function controls(body: Record<string, any>): MockControls {
+  return body.mock && typeof body.mock === 'object' ? body.mock : {};
+}
+
+export const intOr = (v: unknown, fallback?: number): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : fallback);
+
+/**
+ * Serves one streaming request in `format`: deterministic text from prompt and seed, timing and faults
+ * from the `mock` controls. A fault at token n happens right after token n; at 0, before the first token.
+ */
+export async function serve(format: WireFormat, req: IncomingMessage, res: ServerResponse, replay: Replay, onClientGone: () => void = () => undefined): Promise<void> {
+  const raw = await readJson(req);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return sendJson(res, 400, format.httpError(400, 'body must be a JSON object'));
+  const r = format.parse(raw as Record<string, any>);
+  if (typeof r === 'string') return sendJson(res, 400, format.httpError(400, r));
+  let fault: Fault | undefined;
+  try {
+    fault = parseFault(r.mock.fault);
+  } catch (e) {
+    if (e instanceof FaultSyntaxError) return sendJson(res, 400, format.httpError(400, e.message));
+    throw e;
+  }
+  if (r.mock.transcript !== undefined) return replay(r.mock.transcript, r.mock.intervalMs ?? 0, res);
+  if (fault?.kind === 'status') return sendJson(res, fault.code, format.httpError(fault.code, `mock fault status ${fault.code}`), fault.code === 429 ? { 'retry-after': '1' } : {});
+
+  const n = Math.min(Math.max(r.maxTokens ?? 16, 0), 100_000);
+  const w = format.writer(r);
+  res.writeHead(200, { 'content-type': format.contentType, 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.flushHeaders();
+  const out = new Streamer(res);
+  let cut = false;
+  // The client went away before the end (it aborted the request): tests prove upstream aborts with this.
+  res.on('close', () => {
+    if (!res.writableEnded && !cut) onClientGone();
+  });
+  await out.write(w.preamble());
+  /** Applies the fault if it is due after token i; returns true when the stream is over. */
+  const faultAfter = async (i: number): Promise<boolean> => {
+    if (!fault || !('at' in fault) || fault.at !== i) return false;
+    switch (fault.kind) {
+      case 'drop':
+        cut = true;
+        res.socket?.destroy();
+        return true;
+      case 'stall':
+        return true; // socket stays open; the server's close() destroys it
+      case 'truncate':
+        res.end();
+        return true;
+      case 'error':
+        await out.write(w.inbandError());
+        res.end();
+        return true;
+      case 'malformed':
+        if (i === 0) await out.write(w.malformed());
+        return false;
+    }
+  };
+  if (await faultAfter(0)) return;
+  await out.wait(r.mock.firstTokenMs ?? 0);
+  let i = 0;
+  for (const token of tokenStream(promptOf(r.messages), r.seed, n)) {
+    if (out.closed) return;
+    i++;
+    await out.write(fault?.kind === 'malformed' && fault.at === i ? w.malformed() : w.token(token));
+    if (await faultAfter(i)) return;
+    if (r.mock.intervalMs) await out.wait(r.mock.intervalMs);
+    else if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  if (out.closed) return;
+  await out.write(w.finish(r.maxTokens !== undefined, { promptTokens: promptTokens(r), completionTokens: n }));
+  res.end();
+}
+
+export { HttpError };
