@@ -72,7 +72,7 @@ describe('slow consumer', () => {
   });
   it('a fast subscriber replaying a history of big events is paced by its socket, never cut as slow', async () => {
     const id = newSessionId();
-    await store.create(id, { model: 'm', createdAt: Date.now() });
+    await store.create(id, { model: 'm', createdAt: Date.now(), tenant: 'test' });
     const { attempt } = await store.begin(id);
     const edge = sys.edges[0]!;
     const before = edge.stats.slowDisconnects;
@@ -83,11 +83,15 @@ describe('slow consumer', () => {
     for (let seq = 1; seq < n; seq += 50) {
       await store.append(id, attempt, seq, Array.from({ length: Math.min(50, n - seq) }, () => ({ type: 'delta', text: big }) as const));
     }
-    const path = `/v1/sessions/${id}/events`;
+    const path = `/v1/sessions/${id}/events?token=${mintToken(id)}`;
     let received = 0;
     const reading = readSse(edge.url, path, { timeoutMs: 60_000, onEvent: () => received++ });
+    // A stream that ends early (refused, say) fails here with its status rather than as a timeout.
+    let endedEarly: number | undefined;
+    void reading.then((r) => (endedEarly = r.status), () => (endedEarly = 0));
     // It has the whole history (or was cut trying to get it).
     for (const deadline = Date.now() + 30_000; received < n - 1 && edge.stats.slowDisconnects === before; ) {
+      if (endedEarly !== undefined) throw new Error(`the stream ended early with status ${endedEarly} after ${received} events`);
       if (Date.now() > deadline) throw new Error(`the subscriber got only ${received} of ${n - 1} events`);
       await new Promise((r) => setTimeout(r, 10));
     }
