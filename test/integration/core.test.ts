@@ -121,7 +121,7 @@ describe('every upstream outcome ends with the right terminal event', () => {
     const { full } = await finished(ask({ max_tokens: 10, mock: { fault: 'error:3', intervalMs: 5 } }));
     const err = JSON.parse(full.events.at(-1)!.data) as { code: string; message: string; retryable: boolean };
     expect(full.events.at(-1)!.event).toBe('error');
-    expect(err).toEqual({ code: 'upstream_error', message: 'mock in-band error', retryable: false });
+    expect(err).toEqual({ code: 'upstream_error', message: 'server_error: mock in-band error', retryable: false });
     expect(textOf(full.events)).toBe(tokensFor('tell me a story', 7, 3).join(''));
   });
 

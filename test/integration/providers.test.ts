@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokensFor } from '../../services/mock-model/src/index.js';
+import { bearer, makeKey } from '../helpers/auth.js';
 import { readSse, type ReceivedEvent } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 
 // Every provider, through the whole path: edge -> BullMQ -> ingest -> mock model (in that provider's wire
 // format) -> Redis -> SSE. The default routes have one mock model per format.
 let sys: TestSystem;
+/** A key of the same tenant that may use two of the models. */
+const limited = makeKey('limited', 'test', { models: ['mock', 'mock-ollama'] });
 beforeAll(async () => {
-  sys = await startSystem({ edges: 1, env: { UPSTREAM_IDLE_TIMEOUT_MS: '800', UPSTREAM_MAX_ATTEMPTS: '2' } });
+  sys = await startSystem({ edges: 1, keys: [limited], env: { UPSTREAM_IDLE_TIMEOUT_MS: '800', UPSTREAM_MAX_ATTEMPTS: '2' } });
 });
 afterAll(async () => {
   await sys?.close();
@@ -22,7 +25,7 @@ const edge = () => sys.edges[0]!.url;
 async function session(body: Record<string, unknown>) {
   const s = await sys.create(body);
   const r = await readSse(edge(), s.eventsUrl);
-  const status = (await (await fetch(edge() + s.statusUrl)).json()) as Record<string, any>;
+  const status = (await (await fetch(edge() + s.statusUrl, { headers: bearer(s.token) })).json()) as Record<string, any>;
   return { events: r.events, last: r.events.at(-1)!, status };
 }
 
@@ -141,7 +144,7 @@ describe('formats in detail, through the whole path', () => {
 
 describe('GET /v1/models', () => {
   it('lists every route with its provider and description, and nothing about where it points', async () => {
-    const res = await fetch(`${edge()}/v1/models`);
+    const res = await fetch(`${edge()}/v1/models`, { headers: sys.auth });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { models: { id: string; provider: string; description?: string }[] };
     expect(body.models.map((m) => [m.id, m.provider])).toEqual([
@@ -154,5 +157,13 @@ describe('GET /v1/models', () => {
     for (const m of body.models) expect(Object.keys(m).sort()).toEqual(['description', 'id', 'provider']);
     expect(JSON.stringify(body)).not.toContain(sys.mockUrl);
     expect((await fetch(`${edge()}/v1/models`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('needs an API key, and lists only the models that key may use', async () => {
+    const res = await fetch(`${edge()}/v1/models`);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    const narrow = await fetch(`${edge()}/v1/models`, { headers: limited.headers });
+    expect(((await narrow.json()) as { models: { id: string }[] }).models.map((m) => m.id)).toEqual(['mock', 'mock-ollama']);
   });
 });

@@ -94,7 +94,7 @@ describe("the provider's API key stays on the server", () => {
     expect(r.events.at(-1)!.event).toBe('error');
     expect(end.code).toBe('upstream_http');
     // ...and comes back redacted.
-    expect(end.message).toBe('upstream answered HTTP 401: Incorrect API key provided: [redacted]');
+    expect(end.message).toBe('upstream answered HTTP 401: invalid_request_error: Incorrect API key provided: [redacted]');
     expect(r.raw).not.toContain(PROVIDER_KEY);
     const status = await (await fetch(sys.edges[0]!.url + s.statusUrl, { headers: sys.auth })).text();
     expect(status).not.toContain(PROVIDER_KEY);
