@@ -38,7 +38,8 @@ describe('real processes: edges killed and drained mid-stream', () => {
 
   it('edges SIGKILLed at 10 positions mid-stream: raw and eventsource clients and a late joiner end byte-identical to a fault-free read', async () => {
     const prompt = 'kill the edges';
-    const s = await c.create({ messages: [{ role: 'user', content: prompt }], seed: 3, max_tokens: 2000, mock: { intervalMs: 10 } });
+    // Longer than any kill loop (restarts are slow on a loaded machine), and cancelled after the tenth kill.
+    const s = await c.create({ messages: [{ role: 'user', content: prompt }], seed: 3, max_tokens: 100_000, mock: { intervalMs: 10 } });
     const clients: Promise<Followed>[] = [followRaw(c, s.eventsUrl), followRaw(c, s.eventsUrl), followEventSource(c, s.eventsUrl, { timeoutMs: 90_000 })];
     // Kills are paced by the stream's progress, not by the clock, so each lands mid-stream however slow the machine.
     for (let k = 1; k <= 10; k++) {
@@ -50,11 +51,15 @@ describe('real processes: edges killed and drained mid-stream', () => {
       await victim.kill('SIGKILL');
       await victim.start();
     }
+    await atLeast(s.id, 1100);
+    expect((await c.cancel(s)).status).toBe(202);
     const results = await Promise.all(clients);
     const ref = await reference(s.eventsUrl);
-    expect(ref.at(-1)!.event).toBe('done');
+    expect(ref.at(-1)!.event).toBe('cancelled');
     expect(ref.map((e) => Number(e.id))).toEqual(ref.map((_, i) => i + 1));
-    expect(textAfterLastReset(ref)).toBe(tokensFor(prompt, 3, 2000).join(''));
+    const text = textAfterLastReset(ref);
+    expect(text.length).toBeGreaterThan(0);
+    expect(tokensFor(prompt, 3, 100_000).join('').startsWith(text)).toBe(true);
     for (const r of results) {
       expect(wire(r.events)).toEqual(wire(ref));
       // Each client was on one of the two edges at every kill, so each was cut and resumed.
