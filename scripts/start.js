@@ -38,6 +38,15 @@ function run(name, cmd, args, env = {}) {
   return child;
 }
 
+/** Whether nothing listens on 127.0.0.1:port (the edge's default HOST). */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
 async function waitForPort(port, timeoutMs = 15_000) {
   const { connect } = await import('node:net');
   const deadline = Date.now() + timeoutMs;
@@ -105,6 +114,14 @@ function credentials() {
 }
 const creds = credentials();
 
+// Checked before anything starts: with the port taken (another npm start, say), waitForPort below would find
+// that other server and this script would print its own key and URL for it while its edge failed to listen.
+const port = Number(process.env.PORT ?? 8080);
+if (!(await portFree(port))) {
+  console.error(`Port ${port} is already in use (another npm start?). Stop that, or pick another port: PORT=${port + 1} npm start`);
+  process.exit(1);
+}
+
 let redisUrl = process.env.REDIS_URL;
 if (!redisUrl) {
   if (spawnSync('redis-server', ['--version']).status !== 0) {
@@ -130,7 +147,6 @@ run('mock-model', process.execPath, ['services/mock-model/dist/main.js'], { MOCK
 await waitForPort(mockPort);
 const env = { REDIS_URL: redisUrl, MOCK_MODEL_URL: process.env.MOCK_MODEL_URL ?? `http://127.0.0.1:${mockPort}` };
 run('ingest', process.execPath, ['services/ingest/dist/main.js'], env);
-const port = Number(process.env.PORT ?? 8080);
 run('edge', process.execPath, ['services/edge/dist/main.js'], { ...env, ...creds.env, PORT: String(port) });
 await waitForPort(port);
 const key = creds.key ?? '<your API key>';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokensFor } from '../../services/mock-model/src/index.js';
+import { mintToken } from '../helpers/auth.js';
 import { DemoPage, launchChromium, type Browser } from '../helpers/browser.js';
 import { startProcCluster, workerRunning, type ProcCluster } from '../helpers/procs.js';
 
@@ -31,11 +32,16 @@ describe('the demo page in a real Chromium', () => {
     await c?.close();
   });
 
-  const status = async (id: string) => (await (await fetch(`${base}/v1/sessions/${id}`)).json()) as Status;
+  const status = async (id: string) => (await (await fetch(`${base}/v1/sessions/${id}`, { headers: c.auth })).json()) as Status;
   const contiguous = (ids: number[]) => ids.map((_, i) => i + 1);
+  /** The page as `npm start` prints it: holding the API key from the fragment. */
+  const chat = () => DemoPage.open(b, `${base}/#key=${c.apiKey}`);
+  const tokenOfLink = (link: string) => new URLSearchParams(new URL(link).hash.slice(1)).get('token');
+  /** What Chromium logs for a request answered with an error status (it names the URL). */
+  const refused = (code: number, path: string) => new RegExp(`status of ${code} .* @ ${base.replace(/\./g, '\\.')}${path}([?#].*)?$`);
 
   it('streams a full answer equal to the session\'s text; screenshots mid-stream, done and on a phone; no CSP violation', async () => {
-    const d = await DemoPage.open(b, `${base}/`);
+    const d = await chat();
     expect(await d.page.title()).toBe('Relaycast');
     const prompt = 'stream to a browser';
     await d.ask({ prompt, maxTokens: 80, intervalMs: 40 });
@@ -55,7 +61,9 @@ describe('the demo page in a real Chromium', () => {
     expect(ids).toEqual(contiguous(ids));
     expect(ids.at(-1)).toBe(Number(st.lastEventId));
     expect(d.eventsRequests).toHaveLength(1);
+    expect(d.eventsRequests[0]!.url.searchParams.get('token')).toBe(tokenOfLink(await d.shareLink()));
     expect(await d.cspViolations()).toEqual([]);
+    expect(d.unexpectedConsole()).toEqual([]);
 
     await d.page.setViewportSize({ width: 390, height: 844 });
     await d.screenshot('page-done-phone');
@@ -65,7 +73,7 @@ describe('the demo page in a real Chromium', () => {
   }, 60_000);
 
   it('every control has a label and the keyboard drives it: Shift+Enter adds a line, Enter sends', async () => {
-    const d = await DemoPage.open(b, `${base}/`);
+    const d = await chat();
     const unlabelled = await d.page.evaluate(() =>
       [...document.querySelectorAll('input, select, textarea, button, a[href]')]
         .filter((e) => {
@@ -86,14 +94,15 @@ describe('the demo page in a real Chromium', () => {
     await d.page.keyboard.press('Enter');
     await d.waitState('done');
     expect(await d.answer()).toBe(tokensFor('first line\nsecond line', 0, 5).join(''));
+    expect(d.unexpectedConsole()).toEqual([]);
     await d.close();
   }, 60_000);
 
   it('an API key from #key= fills the password field, is remembered, leaves the address bar, and is sent as Bearer', async () => {
-    const d = await DemoPage.open(b, `${base}/#key=rk_browser_test`);
+    const d = await DemoPage.open(b, `${base}/#key=${c.apiKey}`);
     const field = d.page.getByLabel('API key', { exact: true });
     expect(await field.getAttribute('type')).toBe('password');
-    expect(await field.inputValue()).toBe('rk_browser_test');
+    expect(await field.inputValue()).toBe(c.apiKey);
     expect(await d.page.evaluate(() => location.hash)).toBe('');
     const auth: (string | undefined)[] = [];
     d.page.on('request', (r) => {
@@ -101,22 +110,70 @@ describe('the demo page in a real Chromium', () => {
     });
     await d.ask({ prompt: 'with a key', maxTokens: 5 });
     await d.waitState('done');
-    expect(auth).toEqual(['Bearer rk_browser_test']);
+    expect(auth).toEqual([`Bearer ${c.apiKey}`]);
+    expect(await d.answer()).toBe(tokensFor('with a key', 0, 5).join(''));
     await d.page.goto(`${base}/`);
-    expect(await d.page.getByLabel('API key', { exact: true }).inputValue()).toBe('rk_browser_test');
+    expect(await d.page.getByLabel('API key', { exact: true }).inputValue()).toBe(c.apiKey);
+    expect(d.unexpectedConsole()).toEqual([]);
     // The profile is shared by the other tests' tabs.
     await d.page.evaluate(() => localStorage.clear());
     await d.close();
   }, 60_000);
 
+  it('without an API key the edge answers 401 and the page says to enter the key npm start prints; a wrong key is named; the right one works', async () => {
+    const d = await DemoPage.open(b, `${base}/`);
+    await d.page.evaluate(() => localStorage.clear());
+    await d.page.reload();
+    const field = d.page.getByLabel('API key', { exact: true });
+    // No key yet: the field is in view before anything is sent.
+    expect(await field.inputValue()).toBe('');
+    expect(await field.isVisible()).toBe(true);
+    const creates: number[] = [];
+    d.page.on('response', (r) => {
+      if (r.request().method() === 'POST' && new URL(r.url()).pathname === '/v1/sessions') creates.push(r.status());
+    });
+    const alert = d.page.getByRole('alert');
+
+    await d.ask({ prompt: 'no key', maxTokens: 5 });
+    await d.waitState('error');
+    expect(await alert.textContent()).toBe('This server needs an API key to start a session. Enter the key printed by npm start in the API key field (or open the page from the URL npm start prints, ending in #key=…).');
+    expect(await alert.isVisible()).toBe(true);
+    expect(await field.evaluate((e) => e === document.activeElement)).toBe(true);
+    expect(d.eventsRequests).toHaveLength(0);
+
+    await field.fill('rk_not_a_configured_key');
+    await d.ask({ prompt: 'wrong key', maxTokens: 5 });
+    await d.waitFor(() => /The API key was refused/.test(document.getElementById('notices')?.textContent ?? ''), undefined);
+    expect(await alert.textContent()).toBe('The API key was refused (unknown API key). Enter the key printed by npm start in the API key field (or open the page from the URL npm start prints, ending in #key=…).');
+
+    await field.fill(c.apiKey);
+    await d.ask({ prompt: 'now with the key', maxTokens: 5 });
+    await d.waitState('done');
+    expect(await d.answer()).toBe(tokensFor('now with the key', 0, 5).join(''));
+    expect(creates).toEqual([401, 401, 201]);
+    // The two refusals are all Chromium reported.
+    expect(d.unexpectedConsole(refused(401, '/v1/sessions'))).toEqual([]);
+    expect(d.console.filter((m) => m.url.endsWith('/v1/sessions'))).toHaveLength(2);
+    await d.page.evaluate(() => localStorage.clear());
+    await d.close();
+  }, 60_000);
+
   it('two pages on the same session (the share link, a viewer tab) both finish with the same text', async () => {
-    const a = await DemoPage.open(b, `${base}/`);
+    const a = await chat();
     await a.ask({ prompt: 'fan out to two tabs', maxTokens: 100, intervalMs: 30 });
     const link = await a.shareLink();
-    // The session travels in the fragment, which a browser never sends to a server.
+    // The session and its subscribe token travel in the fragment, which a browser never sends to a server.
     expect(new URL(link).search).toBe('');
-    expect(new URL(link).hash).toMatch(/^#session=/);
+    expect(new URL(link).hash).toMatch(/^#session=[\w-]+&token=rt1\.[\w.-]+$/);
+    // The viewer holds no API key: only the link's token.
+    await a.page.evaluate(() => localStorage.clear());
     const v = await DemoPage.open(b, link);
+    const viewerAuth: string[] = [];
+    v.page.on('request', (r) => {
+      const h = r.headers().authorization;
+      if (h) viewerAuth.push(h);
+    });
+    expect(await v.page.getByLabel('API key', { exact: true }).inputValue()).toBe('');
     expect(await v.page.locator('#viewer-banner').isVisible()).toBe(true);
     expect(await v.page.locator('#ask-panel').isVisible()).toBe(false);
     await Promise.all([a.waitState('done'), v.waitState('done')]);
@@ -125,13 +182,16 @@ describe('the demo page in a real Chromium', () => {
     expect(await v.answer()).toBe(st.text);
     expect(st.text).toBe(tokensFor('fan out to two tabs', 0, 100).join(''));
     expect(v.eventsRequests.map((r) => r.url.pathname)).toEqual([`/v1/sessions/${await a.sessionId()}/events`]);
+    expect(v.eventsRequests[0]!.url.searchParams.get('token')).toBe(tokenOfLink(link));
+    expect(viewerAuth.filter((h) => h.startsWith('Bearer rk_'))).toEqual([]);
     expect([...(await a.cspViolations()), ...(await v.cspViolations())]).toEqual([]);
+    expect([...a.unexpectedConsole(), ...v.unexpectedConsole()]).toEqual([]);
     await a.close();
     await v.close();
   }, 60_000);
 
   it('"Drop connection" cuts the stream and shows the resume: ?lastEventId=, exact text, no duplicate', async () => {
-    const d = await DemoPage.open(b, `${base}/`);
+    const d = await chat();
     await d.ask({ prompt: 'drop and resume', maxTokens: 150, intervalMs: 20 });
     await d.waitWords(10);
     await d.page.getByRole('button', { name: 'Drop connection' }).click();
@@ -148,11 +208,12 @@ describe('the demo page in a real Chromium', () => {
     const ids = await d.loggedIds();
     expect(ids).toEqual(contiguous(ids));
     expect(await d.page.locator('#stat-duplicates').textContent()).toBe('0');
+    expect(d.unexpectedConsole()).toEqual([]);
     await d.close();
   }, 60_000);
 
   it('Stop cancels the generation and the page shows it', async () => {
-    const d = await DemoPage.open(b, `${base}/`);
+    const d = await chat();
     await d.ask({ prompt: 'stop me', maxTokens: 2000, intervalMs: 20 });
     await d.waitWords(2);
     await d.page.getByRole('button', { name: 'Stop' }).click();
@@ -162,11 +223,12 @@ describe('the demo page in a real Chromium', () => {
     const st = await status(await d.sessionId());
     expect(st.status).toBe('cancelled');
     expect(await d.answer()).toBe(st.text);
+    expect(d.unexpectedConsole()).toEqual([]);
     await d.close();
   }, 60_000);
 
   it('an upstream failure shows the error', async () => {
-    const d = await DemoPage.open(b, `${base}/`);
+    const d = await chat();
     await d.ask({ prompt: 'fail upstream', maxTokens: 50, intervalMs: 10, fault: 'error:5' });
     await d.waitState('error');
     const st = await status(await d.sessionId());
@@ -175,11 +237,12 @@ describe('the demo page in a real Chromium', () => {
     expect(await alert.textContent()).toBe(`Error ${st.error!.code}: ${st.error!.message}`);
     expect(await alert.isVisible()).toBe(true);
     expect(await d.answer()).toBe(st.text);
+    expect(d.unexpectedConsole()).toEqual([]);
     await d.close();
   }, 60_000);
 
   it('after done the browser stops reconnecting: the page closes its stream, a bare EventSource gets 204 once and stops', async () => {
-    const d = await DemoPage.open(b, `${base}/`);
+    const d = await chat();
     await d.ask({ prompt: 'no storm', maxTokens: 10, intervalMs: 0 });
     await d.waitState('done');
     const id = await d.sessionId();
@@ -191,7 +254,7 @@ describe('the demo page in a real Chromium', () => {
     // the edge answers 204, and the browser stops for good (readyState CLOSED).
     await d.page.evaluate((url) => {
       (window as unknown as { bare: EventSource }).bare = new EventSource(url);
-    }, `/v1/sessions/${id}/events`);
+    }, `/v1/sessions/${id}/events?token=${tokenOfLink(await d.shareLink())}`);
     await d.waitFor(() => (window as unknown as { bare: EventSource }).bare.readyState === EventSource.CLOSED, undefined);
     await d.streams();
     expect(forSession()).toHaveLength(3);
@@ -199,18 +262,70 @@ describe('the demo page in a real Chromium', () => {
     expect(forSession().map((r) => r.status)).toEqual([200, 200, 204]);
 
     // Many retry intervals (100 ms) pass while another session streams to its end in a second tab.
-    const other = await DemoPage.open(b, `${base}/`);
+    const other = await chat();
     await other.ask({ prompt: 'time passes', maxTokens: 60, intervalMs: 20 });
     await other.waitState('done');
     expect(forSession()).toHaveLength(3);
     expect(other.eventsRequests).toHaveLength(1);
+    expect([...d.unexpectedConsole(), ...other.unexpectedConsole()]).toEqual([]);
     await other.close();
     await d.close();
   }, 60_000);
 
+  it('share links whose token expires mid-stream: a viewer without a key says so and stops; a tab holding the key mints a fresh token and finishes', async () => {
+    const prompt = 'outlive the share link';
+    const s = await c.create({ messages: [{ role: 'user', content: prompt }], max_tokens: 400, mock: { intervalMs: 20 } });
+    // Tokens as the edge mints them, living 4 s: they expire while the 8 s generation still streams.
+    const [tokenA, tokenB] = [mintToken(s.id, 'test', 4_000), mintToken(s.id, 'test', 4_000)];
+    const a = await DemoPage.open(b, `${base}/#session=${s.id}&token=${tokenA}`, { withoutStoredKey: true });
+    // The same link, opened from the page URL npm start prints: this tab holds the key as well.
+    const k = await DemoPage.open(b, `${base}/#key=${c.apiKey}&session=${s.id}&token=${tokenB}`);
+    const probes: number[] = [];
+    a.page.on('response', (r) => {
+      if (new URL(r.url()).pathname === `/v1/sessions/${s.id}`) probes.push(r.status());
+    });
+
+    await a.waitState('error');
+    expect(await a.page.getByRole('alert').textContent()).toBe('The subscribe token in this share link was refused: it has expired or is not valid. Ask whoever shared the link for a fresh one.');
+    const aIds = await a.loggedIds();
+    expect(aIds.length).toBeGreaterThan(0);
+    expect(aIds).toEqual(contiguous(aIds));
+    const aStreams = await a.streams();
+    expect(aStreams.map((r) => [r.url.searchParams.get('token'), r.status])).toEqual([[tokenA, 200], [tokenA, 401]]);
+
+    await k.waitState('done', 45_000);
+    const st = await status(s.id);
+    expect(st.text).toBe(tokensFor(prompt, 0, 400).join(''));
+    expect(await k.answer()).toBe(st.text);
+    const kIds = await k.loggedIds();
+    expect(kIds).toEqual(contiguous(kIds));
+    expect(kIds.at(-1)).toBe(Number(st.lastEventId));
+    expect(await k.page.locator('#stat-duplicates').textContent()).toBe('0');
+    expect(await k.page.locator('#log').textContent()).toContain('subscribe token refreshed');
+    const fresh = tokenOfLink(await k.shareLink());
+    expect(fresh).toMatch(/^rt1\./);
+    expect(fresh).not.toBe(tokenB);
+    const kStreams = await k.streams();
+    expect(kStreams.map((r) => [r.url.searchParams.get('token'), r.status])).toEqual([[tokenB, 200], [tokenB, 401], [fresh, 200]]);
+    // Resumed from exactly the id the refused reconnect carried: no gap, no duplicate.
+    expect(Number(kStreams[1]!.lastEventId)).toBeGreaterThan(0);
+    expect(kStreams[2]!.url.searchParams.get('lastEventId')).toBe(kStreams[1]!.lastEventId);
+
+    // The viewer gave up for good: while the session ran to its end it asked nothing more.
+    expect(a.eventsRequests).toHaveLength(2);
+    expect(probes).toEqual([401]);
+    const refusedStream = refused(401, `/v1/sessions/${s.id}/events`);
+    expect(a.unexpectedConsole(refusedStream, refused(401, `/v1/sessions/${s.id}`))).toEqual([]);
+    expect(k.unexpectedConsole(refusedStream, refused(401, `/v1/sessions/${s.id}`))).toEqual([]);
+    expect([...(await a.cspViolations()), ...(await k.cspViolations())]).toEqual([]);
+    await k.page.evaluate(() => localStorage.clear());
+    await a.close();
+    await k.close();
+  }, 90_000);
+
   describe('while processes die', () => {
     it('the edge is SIGKILLed mid-stream and restarted: the page\'s EventSource reconnects by itself with Last-Event-ID, exact text, no duplicate, no gap', async () => {
-      const d = await DemoPage.open(b, `${base}/`);
+      const d = await chat();
       const prompt = 'kill the edge under the page';
       await d.ask({ prompt, maxTokens: 300, intervalMs: 20 });
       await d.waitWords(20);
@@ -244,11 +359,13 @@ describe('the demo page in a real Chromium', () => {
       expect(seenBeforeKill).toBeGreaterThan(0);
       expect(await d.page.locator('#stat-connections').textContent()).toBe('1');
       expect(await d.cspViolations()).toEqual([]);
+      // While the edge was down, the browser's reconnects failed; nothing else was reported.
+      expect(d.unexpectedConsole(/net::ERR_CONNECTION_REFUSED @ .*\/v1\/sessions\/[\w-]+\/events\?token=/, /net::ERR_(EMPTY_RESPONSE|CONNECTION_RESET|INCOMPLETE_CHUNKED_ENCODING) @ .*\/events\?token=/)).toEqual([]);
       await d.close();
     }, 90_000);
 
     it('reset: a worker stops mid-generation, the retry\'s reset clears the partial answer and it restarts', async () => {
-      const d = await DemoPage.open(b, `${base}/`);
+      const d = await chat();
       const prompt = 'restart the answer';
       await d.ask({ prompt, maxTokens: 250, intervalMs: 20 });
       await d.waitWords(20);
@@ -265,6 +382,7 @@ describe('the demo page in a real Chromium', () => {
       expect(before.length).toBeGreaterThan(0);
       expect(await d.answer()).toBe(st.text);
       expect(st.text).toBe(tokensFor(prompt, 0, 250).join(''));
+      expect(d.unexpectedConsole()).toEqual([]);
       await victim.start();
       await d.close();
     }, 90_000);

@@ -16,6 +16,7 @@ const ui = {
   model: byId<HTMLSelectElement>('model'),
   maxTokens: byId<HTMLInputElement>('max-tokens'),
   apiKey: byId<HTMLInputElement>('api-key'),
+  settings: byId<HTMLDetailsElement>('settings'),
   useMock: byId<HTMLInputElement>('use-mock'),
   interval: byId<HTMLInputElement>('interval'),
   fault: byId<HTMLInputElement>('fault'),
@@ -94,11 +95,14 @@ function makeClient(): void {
   client = new RelaycastClient(key ? { apiKey: key } : {});
 }
 
-/** The picker lists `GET /v1/models` when the server has it (and the key may list them); otherwise "default". */
+/**
+ * The picker lists `GET /v1/models` when the server has it and there is a key to ask with (the endpoint
+ * answers 401 without one); otherwise "default".
+ */
 async function loadModels(): Promise<void> {
-  let models: Awaited<ReturnType<RelaycastClient["models"]>>;
+  let models: Awaited<ReturnType<RelaycastClient['models']>>;
   try {
-    models = await client.models();
+    models = client.apiKey ? await client.models() : undefined;
   } catch {
     models = undefined;
   }
@@ -140,6 +144,8 @@ function request(): CreateSessionRequest | undefined {
 async function send(): Promise<void> {
   const req = request();
   if (!req) return;
+  // A key typed (or pasted) and sent at once, before the field's change event: use what the field holds.
+  if (ui.apiKey.value.trim() !== (client.apiKey ?? '')) keyChanged();
   resetOutput();
   setState('connecting');
   ui.send.disabled = true;
@@ -148,11 +154,20 @@ async function send(): Promise<void> {
     follow(session, false);
   } catch (e) {
     setState('error');
+    if (e instanceof RelaycastHttpError && e.status === 401) return askForKey(e);
     const what = e instanceof RelaycastHttpError ? `${e.status} ${e.code}: ${e.message}` : (e as Error).message;
     notice(`Could not start the session. ${what}`, 'error');
   } finally {
     ui.send.disabled = false;
   }
+}
+
+/** The server refused the key (or its absence): say where a key comes from, and show the field. */
+function askForKey(e: RelaycastHttpError): void {
+  const why = client.apiKey ? `The API key was refused (${e.message}).` : 'This server needs an API key to start a session.';
+  notice(`${why} Enter the key printed by npm start in the API key field (or open the page from the URL npm start prints, ending in #key=…).`, 'error');
+  ui.settings.open = true;
+  ui.apiKey.focus();
 }
 
 function resetOutput(): void {
@@ -178,9 +193,12 @@ function follow(ref: SessionRef, viewer: boolean): void {
   const mine = () => current?.sub === sub;
   let events = 0;
 
-  const link = shareUrl(location.origin, ref.id, sub.token);
-  ui.shareLink.value = link;
-  ui.openShare.href = link;
+  const showLink = () => {
+    const link = shareUrl(location.origin, ref.id, sub.token);
+    ui.shareLink.value = link;
+    ui.openShare.href = link;
+  };
+  showLink();
   ui.openShare.hidden = false;
   ui.copyShare.disabled = false;
   ui.stop.disabled = viewer;
@@ -226,15 +244,19 @@ function follow(ref: SessionRef, viewer: boolean): void {
     else if (c.kind === 'lost') log.note(`connection lost${after}; the browser reconnects with Last-Event-ID`, 'warn');
     else if (c.kind === 'dropped') log.note(`connection dropped by you${after}; resuming with lastEventId`, 'warn');
     else if (c.kind === 'reopening') log.note(`stream refused; reopening in ${c.delayMs} ms (attempt ${c.attempt})`, 'warn');
-    else if (c.kind === 'token_refreshed') log.note('subscribe token refreshed');
+    else if (c.kind === 'token_refreshed') {
+      // A share link carries the token: hand out the fresh one from now on.
+      showLink();
+      log.note('subscribe token refreshed');
+    }
     else if (c.kind === 'failed') log.note(`gave up: ${c.message ?? ''}`, 'warn');
   });
   void sub.result.then((r) => {
-    if (mine()) finished(r);
+    if (mine()) finished(r, viewer);
   });
 }
 
-function finished(r: SubscriptionResult): void {
+function finished(r: SubscriptionResult, viewer: boolean): void {
   // The client's text is authoritative (it also covers a session that was over before this tab joined).
   ui.answer.textContent = r.text;
   ui.answer.setAttribute('aria-busy', 'false');
@@ -247,7 +269,14 @@ function finished(r: SubscriptionResult): void {
     notice(`Stopped: the generation was cancelled${r.cancelReason ? ` (${r.cancelReason})` : ''}.`, 'warn');
   } else if (r.status === 'error') {
     const e = r.error!;
-    notice(e.source === 'server' ? `Error ${e.code}: ${e.message}` : `Could not follow the stream (${e.code}): ${e.message}`, 'error');
+    if (e.source === 'client' && e.code === 'unauthorized') {
+      // The token expired (the edge ended the stream) or was never valid, and this tab holds no key to mint one.
+      notice(viewer
+        ? 'The subscribe token in this share link was refused: it has expired or is not valid. Ask whoever shared the link for a fresh one.'
+        : `Could not follow the stream: ${e.message}. Enter the key printed by npm start in the API key field.`, 'error');
+    } else {
+      notice(e.source === 'server' ? `Error ${e.code}: ${e.message}` : `Could not follow the stream (${e.code}): ${e.message}`, 'error');
+    }
   }
 }
 
@@ -257,7 +286,8 @@ async function stop(): Promise<void> {
   ui.stop.disabled = true;
   notice('Stopping…');
   try {
-    await client.cancel(c.ref);
+    // The subscription's token: it may have minted a fresher one than the create answer's.
+    await client.cancel({ ...c.ref, token: c.sub.token });
   } catch (e) {
     notice(`Could not stop: ${(e as Error).message}`, 'error');
     ui.stop.disabled = false;
@@ -276,6 +306,12 @@ function route(): void {
   follow({ id: f.session, ...(f.token ? { token: f.token } : {}) }, true);
 }
 
+function keyChanged(): void {
+  storeKey(ui.apiKey.value.trim());
+  makeClient();
+  void loadModels();
+}
+
 function init(): void {
   const f = parseFragment(location.hash);
   if (f.key) {
@@ -285,14 +321,12 @@ function init(): void {
   } else {
     ui.apiKey.value = storedKey();
   }
+  // Without a key no session can start: show the field rather than let the first Send find out.
+  if (!ui.apiKey.value) ui.settings.open = true;
   makeClient();
   void loadModels();
 
-  ui.apiKey.addEventListener('change', () => {
-    storeKey(ui.apiKey.value.trim());
-    makeClient();
-    void loadModels();
-  });
+  ui.apiKey.addEventListener('change', keyChanged);
   ui.prompt.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey && !e.isComposing) {
       e.preventDefault();

@@ -24,7 +24,9 @@ const USAGE = `Usage:
 
 Streams the answer to stdout and progress to stderr; both resume across dropped connections.
   --url        the edge or load balancer (default $RELAYCAST_URL or http://127.0.0.1:8080)
-  --key        an API key (default $RELAYCAST_API_KEY)
+  --key        an API key (default $RELAYCAST_API_KEY; npm start prints a development one). ask needs it;
+               with it, a stream whose token expires goes on with a fresh token
+  --token      watch: the session's subscribe token (ask prints it); not needed with --key
   --mock       mock-model controls, e.g. '{"intervalMs":50,"fault":"error:5"}'
   --quiet      no progress on stderr
 Ctrl-C during ask cancels the session (a second one exits at once); during watch it only stops watching.
@@ -106,11 +108,14 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     if (e instanceof UsageError) return usage(io, e.message);
     if (e instanceof RelaycastHttpError || e instanceof RelaycastNetworkError) {
       log(`${e instanceof RelaycastHttpError ? `${e.status} ${e.code}: ` : ''}${e.message}`);
+      if (e instanceof RelaycastHttpError && e.status === 401) log(KEY_HINT);
       return EXIT.unavailable;
     }
     throw e;
   }
 }
+
+const KEY_HINT = 'pass an API key with --key or $RELAYCAST_API_KEY (npm start prints a development key)';
 
 function usage(io: CliIo, message: string): number {
   io.stderr.write(`relaycast: ${message}\n\n${USAGE}\n`);
@@ -186,6 +191,8 @@ async function followed(sub: Subscription, io: CliIo, log: (s: string) => void):
   const r = await sub.result;
   newline();
   log(summary(r));
+  // A watcher's token expired, or none was given: say what would let it follow the session.
+  if (r.error?.code === 'unauthorized') log('to follow it, pass its --token (relaycast ask prints it), or an API key of its owner with --key or $RELAYCAST_API_KEY');
   if (r.status === 'done') return EXIT.done;
   if (r.status === 'cancelled') return EXIT.cancelled;
   if (r.status === 'closed') return EXIT.interrupted;

@@ -1,7 +1,7 @@
 import { defaultEventSource } from '#eventsource';
 import { RelaycastHttpError, RelaycastUsageError } from './errors.js';
 import { requestJson, type FetchLike } from './http.js';
-import { Subscription, type EventSourceConstructor, type SessionLinks, type SubscribeOptions } from './subscription.js';
+import { Subscription, type EventSourceConstructor, type MintedToken, type SessionLinks, type SubscribeOptions } from './subscription.js';
 import type { CreateSessionRequest, ModelInfo, SessionInfo, SessionRef, StatusResponse } from './types.js';
 
 export interface ClientOptions {
@@ -26,14 +26,17 @@ export function sessionLinks(ref: SessionRef): SessionLinks {
     statusUrl: ref.statusUrl ?? base,
     tokenUrl: ref.tokenUrl ?? `${base}/token`,
     token: ref.token,
+    tokenExpiresAt: ref.tokenExpiresAt,
   };
 }
 
 /**
- * Relaycast over HTTP and SSE, the same code in browsers and Node 20+.
+ * Relaycast over HTTP and SSE, the same code in browsers and Node 20+. The API key (a tenant's server, or
+ * the demo page's field) creates sessions and mints tokens; a session's subscribe token reads its stream,
+ * status and cancel (docs/security.md). A client without a key can still follow a session from `{id, token}`.
  *
  * ```ts
- * const rc = new RelaycastClient({ baseUrl: 'http://127.0.0.1:8080' });
+ * const rc = new RelaycastClient({ baseUrl: 'http://127.0.0.1:8080', apiKey: 'rk_…' });
  * const sub = rc.subscribe(await rc.createSession({ messages: [{ role: 'user', content: 'hi' }] }));
  * sub.on('delta', (e) => process.stdout.write(e.text));
  * const { status, text } = await sub.result;
@@ -74,7 +77,7 @@ export class RelaycastClient {
       eventSourceInit: this.customFetch ? { fetch: this.fetch } : {},
       // The token alone, no fallback to the key: this probe must see a 401 when the token has expired.
       status: (l) => this.request<StatusResponse>('GET', l.statusUrl, l.token ?? apiKey),
-      ...(apiKey ? { mintToken: (l: SessionLinks) => this.request<{ token: string; eventsUrl: string }>('POST', l.tokenUrl, apiKey) } : {}),
+      ...(apiKey ? { mintToken: (l: SessionLinks) => this.request<MintedToken>('POST', l.tokenUrl, apiKey) } : {}),
     }, opts);
   }
 
@@ -97,7 +100,7 @@ export class RelaycastClient {
   }
 
   /** `POST /v1/sessions/:id/token`: a fresh subscribe token (needs the API key of the owning tenant). */
-  refreshToken(ref: SessionRef): Promise<{ token: string; tokenExpiresAt: number; eventsUrl: string }> {
+  refreshToken(ref: SessionRef): Promise<MintedToken> {
     if (!this.apiKey) return Promise.reject(new RelaycastUsageError('minting a token needs an API key'));
     return this.request('POST', sessionLinks(ref).tokenUrl, this.apiKey);
   }

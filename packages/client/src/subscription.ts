@@ -32,6 +32,8 @@ export interface SessionLinks {
   statusUrl: string;
   tokenUrl: string;
   token?: string | undefined;
+  /** When `token` expires (ms since the epoch), if known. */
+  tokenExpiresAt?: number | undefined;
 }
 
 /** What a subscription needs from its client. */
@@ -41,8 +43,15 @@ export interface SubscriptionDeps {
   /** Extra EventSource options (the `eventsource` package takes a `fetch`); browsers ignore them. */
   eventSourceInit: Record<string, unknown>;
   status(links: SessionLinks): Promise<StatusResponse>;
-  /** Present when the client holds an API key: mints a fresh subscribe token (CONTRACT.md, security). */
-  mintToken?: (links: SessionLinks) => Promise<{ token: string; eventsUrl: string }>;
+  /** Present when the client holds an API key: mints a fresh subscribe token (`POST /v1/sessions/:id/token`). */
+  mintToken?: (links: SessionLinks) => Promise<MintedToken>;
+}
+
+/** What `POST /v1/sessions/:id/token` answers. */
+export interface MintedToken {
+  token: string;
+  tokenExpiresAt: number;
+  eventsUrl: string;
 }
 
 export interface SubscribeOptions {
@@ -64,9 +73,10 @@ export interface ConnectionNotice {
   lastEventId: string | undefined;
   /** open: true when an earlier connection of this subscription was open (this one resumes it). */
   resumed?: boolean;
-  /** reopening: the consecutive attempt and the delay before it. */
+  /** reopening: the consecutive attempt and the delay before it. token_refreshed: the new token's expiry. */
   attempt?: number;
   delayMs?: number;
+  tokenExpiresAt?: number;
   message?: string;
 }
 
@@ -91,6 +101,12 @@ const MAX_BACKOFF_MS = 5_000;
  * subscription asks the status endpoint why, mints a token if that is the reason and it can, and reopens
  * with `?lastEventId=` after a bounded backoff, a bounded number of times. It closes the EventSource the
  * moment a terminal event arrives, so it never reconnects after the end.
+ *
+ * Tokens (docs/security.md): the edge ends a live stream when its subscribe token expires, without a
+ * terminal event; the EventSource's reconnect with the same token then gets 401, which closes it. The
+ * status probe, sent with that token, also gets 401: a subscription whose client holds the API key mints a
+ * fresh token and reopens from the last id seen; one without a key ends with `unauthorized` (a viewer of a
+ * share link cannot mint). Given only a session id and an API key, it mints a token before the first open.
  */
 export class Subscription extends Emitter<SubscriptionEventMap> {
   readonly id: string;
@@ -110,6 +126,8 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
   readonly result: Promise<SubscriptionResult>;
 
   private es: EventSourceLike | undefined;
+  /** Set while a token is being minted: its completion opens the stream, so nothing else may meanwhile. */
+  private minting = false;
   private opens = 0;
   private finished = false;
   private failures = 0;
@@ -134,12 +152,17 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     this.resumeTimeoutMs = opts.resumeTimeoutMs ?? 60_000;
     this.result = new Promise((r) => (this.resolve = r));
     // Opened after the caller's synchronous `on(...)` calls, so no event can be missed.
-    void this.open(opts.lastEventId);
+    void this.connect(opts.lastEventId);
   }
 
   /** The subscribe token in use (it changes when the subscription mints a fresh one). */
   get token(): string | undefined {
     return this.links.token;
+  }
+
+  /** When {@link token} expires (ms since the epoch), when the server said so. */
+  get tokenExpiresAt(): number | undefined {
+    return this.links.tokenExpiresAt;
   }
 
   /**
@@ -152,12 +175,22 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     this.closeSource();
     this.setState('resuming');
     this.emit('connection', { kind: 'dropped', lastEventId: this.lastEventId });
-    void this.open(this.lastEventId);
+    void this.connect(this.lastEventId);
   }
 
   /** Stops following (the session itself goes on: cancelling is `client.cancel`). */
   close(): void {
     this.finish({ status: 'closed' });
+  }
+
+  /**
+   * Opens the stream, first minting a token when there is none and the client can: the edge refuses an event
+   * stream without one (401), so opening tokenless would only cost a refused request and a probe.
+   */
+  private connect(lastEventId: string | undefined): Promise<void> {
+    if (this.minting) return Promise.resolve();
+    if (this.links.token === undefined && this.deps.mintToken) return this.refreshToken('no token was given: minted one with the API key');
+    return this.open(lastEventId);
   }
 
   private async open(lastEventId: string | undefined): Promise<void> {
@@ -285,8 +318,10 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     } catch (e) {
       if (this.finished) return;
       if (e instanceof RelaycastHttpError) {
-        if (e.status === 401 && this.deps.mintToken) return this.refreshToken();
-        if (e.status === 401 || e.status === 403) return this.fail(e.code, e.message, false);
+        // 401 here means the token (sent with the probe) is expired or invalid: the stream's refusal too.
+        if (e.status === 401 && this.deps.mintToken) return this.refreshToken('the subscribe token was refused (expired): minted a fresh one');
+        if (e.status === 401) return this.fail(e.code, this.links.token ? `the subscribe token was refused (${e.message}); a new one needs the API key of the session's owner` : `this session needs its subscribe token (or an API key to mint one): ${e.message}`, false);
+        if (e.status === 403) return this.fail(e.code, e.message, false);
         if (e.status === 404) return this.fail('session_not_found', e.message, false);
       }
       // 5xx, 429 or no answer: the next attempt may find a healthy edge.
@@ -297,16 +332,18 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     // The edge answers 204 when the cursor is at or past the terminal event, which closes the EventSource
     // for good: the session is over and this subscription already has everything it can get from the stream.
     if (ended && Number(status.lastEventId) <= Number(this.lastEventId ?? 0)) return this.finishFromStatus(status);
-    void this.open(this.lastEventId);
+    void this.connect(this.lastEventId);
   }
 
-  private async refreshToken(): Promise<void> {
+  private async refreshToken(why: string): Promise<void> {
+    this.minting = true;
     try {
-      const fresh = await this.deps.mintToken!(this.links);
+      const fresh = await this.deps.mintToken!(this.links).finally(() => (this.minting = false));
       if (this.finished) return;
       this.links.token = fresh.token;
+      this.links.tokenExpiresAt = fresh.tokenExpiresAt;
       this.links.eventsUrl = fresh.eventsUrl;
-      this.emit('connection', { kind: 'token_refreshed', lastEventId: this.lastEventId });
+      this.emit('connection', { kind: 'token_refreshed', lastEventId: this.lastEventId, tokenExpiresAt: fresh.tokenExpiresAt, message: why });
       void this.open(this.lastEventId);
     } catch (e) {
       if (this.finished) return;

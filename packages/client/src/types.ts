@@ -55,18 +55,19 @@ export interface CreateSessionRequest {
 }
 
 /**
- * What `POST /v1/sessions` answers. `token`, `tokenExpiresAt`, `tokenUrl` and `model` come with the security
- * branch (CONTRACT.md); before it, `eventsUrl` simply carries no `?token=`.
+ * What `POST /v1/sessions` answers (201). `eventsUrl` carries `?token=<token>`, ready for an EventSource;
+ * `token` also authorizes status and cancel, until `tokenExpiresAt` (ms since the epoch); `tokenUrl` mints
+ * another with the API key.
  */
 export interface SessionInfo {
   id: string;
+  model: string;
+  token: string;
+  tokenExpiresAt: number;
   eventsUrl: string;
   statusUrl: string;
   cancelUrl: string;
-  model?: string;
-  token?: string;
-  tokenExpiresAt?: number;
-  tokenUrl?: string;
+  tokenUrl: string;
 }
 
 /** What a subscription needs: a create response, or an id (plus the token) shared by someone else. */
@@ -74,7 +75,7 @@ export type SessionRef = Pick<SessionInfo, 'id'> & Partial<Omit<SessionInfo, 'id
 
 export type SessionStatus = 'queued' | 'running' | 'done' | 'error' | 'cancelled';
 
-/** `GET /v1/sessions/:id`. */
+/** `GET /v1/sessions/:id` (the session's token, or an API key of its tenant). */
 export interface StatusResponse {
   id: string;
   status: SessionStatus;
