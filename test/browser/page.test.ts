@@ -151,11 +151,43 @@ describe('the demo page in a real Chromium', () => {
     await d.waitState('done');
     expect(await d.answer()).toBe(tokensFor('now with the key', 0, 5).join(''));
     expect(creates).toEqual([401, 401, 201]);
-    // The two refusals are all Chromium reported.
-    expect(d.unexpectedConsole(refused(401, '/v1/sessions'))).toEqual([]);
+    // The refusals are all Chromium reported: the two creates, and the model list asked with the wrong key.
+    expect(d.unexpectedConsole(refused(401, '/v1/sessions'), refused(401, '/v1/models'))).toEqual([]);
     expect(d.console.filter((m) => m.url.endsWith('/v1/sessions'))).toHaveLength(2);
     await d.page.evaluate(() => localStorage.clear());
     await d.close();
+  }, 60_000);
+
+  it('the model picker offers what GET /v1/models lists for the key, and the chosen model answers', async () => {
+    const d = await chat();
+    const listed = ((await (await fetch(`${base}/v1/models`, { headers: c.auth })).json()) as { models: { id: string }[] }).models.map((m) => m.id);
+    expect(listed).toEqual(['mock', 'mock-responses', 'mock-anthropic', 'mock-ollama', 'mock-sse']);
+    await d.waitFor((n) => document.querySelectorAll('#model option').length === n, listed.length);
+    expect(await d.page.locator('#model option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(listed);
+    await d.page.getByLabel('Model', { exact: true }).selectOption('mock-ollama');
+    await d.ask({ prompt: 'ask ollama', maxTokens: 20 });
+    await d.waitState('done');
+    const st = (await (await fetch(`${base}/v1/sessions/${await d.sessionId()}`, { headers: c.auth })).json()) as Status & { model: string };
+    expect(st.model).toBe('mock-ollama');
+    expect(await d.answer()).toBe(st.text);
+    expect(st.text).toBe(tokensFor('ask ollama', 0, 20).join(''));
+    expect(d.unexpectedConsole()).toEqual([]);
+    await d.close();
+  }, 60_000);
+
+  it('Anthropic thinking is shown apart from the answer, which stays the answer only', async () => {
+    const s = await c.create({ model: 'mock-anthropic', messages: [{ role: 'user', content: 'think first' }], mock: { transcript: 'anthropic-thinking.sse', intervalMs: 5 } });
+    const v = await DemoPage.open(b, `${base}/#session=${s.id}&token=${s.token}`, { withoutStoredKey: true });
+    await v.waitState('done');
+    const st = (await (await fetch(`${base}${s.statusUrl}`, { headers: c.auth })).json()) as Status & { thinking: string };
+    expect(st.thinking.length).toBeGreaterThan(0);
+    expect(await v.page.locator('#thinking-panel').isVisible()).toBe(true);
+    expect(await v.page.locator('#thinking').textContent()).toBe(st.thinking);
+    expect(await v.answer()).toBe(st.text);
+    expect(st.text).not.toContain(st.thinking);
+    expect(await v.cspViolations()).toEqual([]);
+    expect(v.unexpectedConsole()).toEqual([]);
+    await v.close();
   }, 60_000);
 
   it('two pages on the same session (the share link, a viewer tab) both finish with the same text', async () => {
