@@ -240,16 +240,18 @@ describe('client library against a real system', () => {
     expect(keyed.log.map((l) => [new URL(l.url).pathname, l.status])).toEqual([[`/v1/sessions/${id}/token`, 404]]);
   });
 
-  it('HTTP errors are typed: a bad request throws RelaycastHttpError with the server\'s code; no key is a 401', async () => {
+  it('HTTP errors are typed: a bad request throws RelaycastHttpError with the server\'s code; no key is a 401; models() lists the key\'s models', async () => {
     const rc = new RelaycastClient({ baseUrl: base, apiKey: sys.apiKey });
     const err = await rc.createSession({ messages: [] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RelaycastHttpError);
     expect(err).toMatchObject({ status: 400, code: 'invalid_request' });
-    expect(await rc.models()).toBeUndefined();
+    expect((await rc.models())?.map((m) => m.id)).toEqual(['mock', 'mock-responses', 'mock-anthropic', 'mock-ollama', 'mock-sse']);
     for (const apiKey of [undefined, 'rk_not_a_configured_key']) {
-      const refused = await new RelaycastClient({ baseUrl: base, ...(apiKey ? { apiKey } : {}) }).createSession(ask('no key', 5)).catch((e: unknown) => e);
-      expect(refused).toBeInstanceOf(RelaycastHttpError);
-      expect(refused).toMatchObject({ status: 401, code: 'unauthorized' });
+      const anon = new RelaycastClient({ baseUrl: base, ...(apiKey ? { apiKey } : {}) });
+      for (const refused of [await anon.createSession(ask('no key', 5)).catch((e: unknown) => e), await anon.models().catch((e: unknown) => e)]) {
+        expect(refused).toBeInstanceOf(RelaycastHttpError);
+        expect(refused).toMatchObject({ status: 401, code: 'unauthorized' });
+      }
     }
   });
 });
