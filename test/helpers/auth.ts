@@ -1,4 +1,5 @@
 import { TokenSigner, apiKeyEntry, newApiKey, type ApiKeyEntry } from '@relaycast/shared';
+import type { SessionInfo } from '../../packages/client/src/types.js';
 
 /** The token secret every test system shares (tests mint tokens with it to probe the edges). */
 export const TEST_TOKEN_SECRET = 'test-token-secret-0123456789abcdef0123456789';
@@ -39,16 +40,8 @@ export function authEnv(keys: TestKey[]): Record<string, string> {
   };
 }
 
-export interface CreatedSession {
-  id: string;
-  model: string;
-  token: string;
-  tokenExpiresAt: number;
-  eventsUrl: string;
-  statusUrl: string;
-  cancelUrl: string;
-  tokenUrl: string;
-}
+/** What `POST /v1/sessions` answers: the client library's own description of it. */
+export type CreatedSession = SessionInfo;
 
 /** POST /v1/sessions with an API key; throws unless 201. */
 export async function createSession(base: string, key: string, body: Record<string, unknown>): Promise<CreatedSession> {
