@@ -6,8 +6,9 @@ import { gapEntry, toLiveEntry, type Topic } from './topic.js';
 /**
  * Brings a registered subscriber from its cursor to live without a gap or a duplicate:
  *   1. it is already registered with the topic, so every live entry since then is in its buffer;
- *   2. read history after the cursor in pages, every write paced by the socket ('drain'), so what waits in
- *      memory is bounded by the socket's high-water mark plus one event, whatever the events' size;
+ *   2. read history after the cursor in pages, writes paced by the socket ('drain') once half the
+ *      slow-consumer bound is queued, so what waits in memory is bounded by that plus one event, whatever
+ *      the events' size;
  *   3. flush the buffer, skipping seqs already written; if the buffer overflowed or does not join up
  *      with what was read, read history again from the last written seq;
  *   4. join the live set only when nothing the topic dispatched is missing.

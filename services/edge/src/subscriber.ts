@@ -106,9 +106,15 @@ export class Subscriber {
     this.res.destroy();
   }
 
-  /** More than the socket's high-water mark is waiting to be sent: wait for drained() before writing more. */
+  /**
+   * Half the slow-consumer bound is waiting to be sent: a replay waits for drained() before writing more.
+   * Half, not the socket's 16 KiB high-water mark: a replay of small events then runs without a pause
+   * (a resume storm is thousands of them at once), while one of big events stays bounded and never
+   * reaches the live set with a queue that would cut it as slow.
+   */
   get backedUp(): boolean {
-    return !this.closed && this.socket.writableNeedDrain;
+    // Past the high-water mark too, so the socket has flagged that it needs a drain and drained() waits for it.
+    return !this.closed && this.socket.writableLength > Math.max(this.maxQueueBytes / 2, this.socket.writableHighWaterMark);
   }
 
   drained(): Promise<void> {
