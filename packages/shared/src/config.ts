@@ -25,6 +25,7 @@ export const DEFAULTS = {
   MAX_CONNECTIONS: 20_000,
   WEB_DIR: 'web/dist',
   MAX_BODY_BYTES: 262_144,
+  REQUEST_TIMEOUT_MS: 10_000,
   MAX_MESSAGES: 256,
   MAX_MESSAGE_CHARS: 100_000,
   INGEST_CONCURRENCY: 64,
@@ -81,6 +82,7 @@ const envSchema = z.object({
   // The built page the edge serves at `/`; a relative path is resolved against the repository (image) root.
   WEB_DIR: z.string().min(1).default(DEFAULTS.WEB_DIR),
   MAX_BODY_BYTES: int(1024).default(DEFAULTS.MAX_BODY_BYTES),
+  REQUEST_TIMEOUT_MS: int(100, 600_000).default(DEFAULTS.REQUEST_TIMEOUT_MS),
   MAX_MESSAGES: int(1).default(DEFAULTS.MAX_MESSAGES),
   MAX_MESSAGE_CHARS: int(1).default(DEFAULTS.MAX_MESSAGE_CHARS),
   INGEST_CONCURRENCY: int(1, 10_000).default(DEFAULTS.INGEST_CONCURRENCY),

@@ -7,6 +7,7 @@ import { cors } from './cors.js';
 import type { Hub } from './hub.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { EdgeStats } from './stats.js';
+import { deadline, timedOut } from './deadline.js';
 import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
@@ -69,6 +70,10 @@ export function createApp(d: AppDeps): express.Express {
     next();
   });
 
+  // Every API request gets an answer within REQUEST_TIMEOUT_MS: while Redis is unreachable its commands wait
+  // in the client's queue (they must not fail during a short restart), so the deadline is kept here.
+  app.use('/v1', deadline(d.cfg.REQUEST_TIMEOUT_MS));
+
   const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
   const apiKey = requireApiKey(d.auth);
   // The key is checked before the body is read: an anonymous caller cannot make the edge parse 256 KiB.
@@ -98,6 +103,8 @@ export function createApp(d: AppDeps): express.Express {
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // The deadline answered already; the handler that finished late has nothing left to say.
+    if (timedOut(res)) return;
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', `request body exceeds ${d.cfg.MAX_BODY_BYTES} bytes`);
     if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');
