@@ -55,10 +55,10 @@ export async function startRedis() {
 }
 
 /** Starts a Relaycast service (built JS) as its own process; resolves once it listens. */
-export async function startService(name, env, listenPort) {
+export async function startService(name, env, listenPort, nodeArgs = []) {
   // BENCH_PROFILE=edge writes a CPU profile of that service to bench/results/profiles/ when it exits.
   const prof = process.env.BENCH_PROFILE === name ? ['--cpu-prof', `--cpu-prof-dir=${root}bench/results/profiles`] : [];
-  const child = track(spawn(process.execPath, [...prof, `services/${name}/dist/main.js`], { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'] }));
+  const child = track(spawn(process.execPath, [...prof, ...nodeArgs, `services/${name}/dist/main.js`], { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'] }));
   if (listenPort) await waitForPort(listenPort);
   return child;
 }

@@ -6,6 +6,7 @@ import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { SessionStore, TokenSigner, apiKeyEntry, createRedis, keySpace, newApiKey, newSessionId, encodeFrame, parseRedisTarget } from '../packages/shared/dist/index.js';
+import { inspect } from './inspector.mjs';
 import { Clients, freePort, killAll, now, percentiles, procStats, root, sampleRss, sleep, startCluster, startRedis, startServer, startService } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -54,8 +55,10 @@ const store = new SessionStore(redis, keySpace(prefix), { maxLen: 1_000_000, ret
 
 async function startEdge(extra = {}) {
   const port = await freePort();
-  const child = await startService('edge', { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, PORT: String(port), MAX_CONNECTIONS: '19000', ...extra }, port);
-  return { child, url: `http://127.0.0.1:${port}` };
+  // The inspector lets the idle scenario collect garbage before it reads memory; unattached, it costs nothing.
+  const inspector = `127.0.0.1:${await freePort()}`;
+  const child = await startService('edge', { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, PORT: String(port), MAX_CONNECTIONS: '19000', ...extra }, port, [`--inspect=${inspector}`]);
+  return { child, url: `http://127.0.0.1:${port}`, inspector };
 }
 const edge = await startEdge();
 // The mock model and ingest run too, for the many-sessions scenario's end-to-end path.
@@ -180,24 +183,44 @@ async function redisCost(subs) {
 
 async function idle(k) {
   const clients = new Clients(2);
+  // Measured after full collections, so the figures are what the connections hold, not garbage not yet
+  // collected (the scenarios before this one leave hundreds of MB of it). The inspector session is open
+  // only while measuring: attached, it slows the edge enough that a burst of connects overflows its backlog.
+  const measure = async (snapshotName) => {
+    const probe = await inspect(edge.inspector);
+    try {
+      const memory = await probe.memoryAfterGc();
+      // Per stream the edge holds open: a connection refused or reset would otherwise dilute the figure.
+      const metrics = await (await fetch(`${edge.url}/metrics`)).text();
+      const open = Number(/^relaycast_edge_open_connections (\d+)/m.exec(metrics)?.[1] ?? NaN);
+      if (process.env.BENCH_HEAP_SNAPSHOTS) writeSnapshot(snapshotName, await probe.heapSnapshot());
+      return { ...memory, open };
+    } finally {
+      probe.close();
+    }
+  };
   try {
     const s = await relaySession();
-    await sleep(500);
-    const heap = async () => {
-      const text = await (await fetch(`${edge.url}/metrics`)).text();
-      return Number(/^relaycast_edge_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN);
-    };
-    const before = procStats(edge.child.pid).rss;
-    const heap0 = await heap();
-    await clients.open(edge.url + s.path, k);
+    await clients.open(edge.url + s.path, 1);
+    const before = await measure('idle-before');
+    // In batches: one burst of 10,000 connects right after a full collection overflows the listen backlog.
+    for (let opened = 1; opened < k; opened += 1000) await clients.open(edge.url + s.path, Math.min(1000, k - opened));
     await sleep(1000);
-    const after = procStats(edge.child.pid).rss;
-    const heap1 = await heap();
-    return { connections: k, rssBeforeMB: +(before / 2 ** 20).toFixed(1), rssAfterMB: +(after / 2 ** 20).toFixed(1), kbPerConnection: +((after - before) / k / 1024).toFixed(2), jsHeapKbPerConnection: +((heap1 - heap0) / k / 1024).toFixed(2) };
+    const after = await measure('idle-after');
+    const added = after.open - before.open;
+    const perConn = (a, b) => +((b - a) / added / 1024).toFixed(2);
+    return { connections: after.open, notOpen: k - after.open, rssBeforeMB: +(before.rss / 2 ** 20).toFixed(1), rssAfterMB: +(after.rss / 2 ** 20).toFixed(1), kbPerConnection: perConn(before.rss, after.rss), jsHeapKbPerConnection: perConn(before.heapUsed, after.heapUsed) };
   } finally {
     await clients.close().catch(() => undefined);
     clients.kill();
   }
+}
+
+/** BENCH_HEAP_SNAPSHOTS=1: the idle scenario's snapshots, for a diff in Chrome DevTools' Comparison view. */
+function writeSnapshot(name, text) {
+  const dir = `${root}bench/results/profiles`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/${name}.heapsnapshot`, text);
 }
 
 async function backlog(n) {
