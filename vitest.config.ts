@@ -4,7 +4,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // Tests and services share one copy of the shared package (its source), so `instanceof` holds across them.
-    alias: { '@relaycast/shared': fileURLToPath(new URL('./packages/shared/src/index.ts', import.meta.url)) },
+    alias: {
+      '@relaycast/shared': fileURLToPath(new URL('./packages/shared/src/index.ts', import.meta.url)),
+      '@relaycast/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)),
+    },
   },
   test: {
     testTimeout: 30_000,

@@ -1,3 +1,4 @@
+import { TERMINAL_TYPES } from '@relaycast/protocol';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followEventSource, followRaw, wire, type Followed } from '../helpers/clients.js';
@@ -16,7 +17,7 @@ const SETTLE_MS = 180_000;
 /** How much more heap (after a forced GC) the witness edge may hold after the load than before it. */
 const HEAP_TOLERANCE_BYTES = 8 * 1024 * 1024;
 
-const TERMINAL = new Set(['done', 'error', 'cancelled']);
+const TERMINAL: ReadonlySet<string> = TERMINAL_TYPES;
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

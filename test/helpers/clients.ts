@@ -1,10 +1,10 @@
+import { EVENT_TYPES, TERMINAL_TYPES } from '@relaycast/protocol';
 import { EventSource } from 'eventsource';
 import { isRefused, type Proc, type ProcCluster } from './procs.js';
 import { readSse, type ReceivedEvent } from './sse.js';
 import { waitFor } from './wait.js';
 
-export const TERMINAL = new Set(['done', 'error', 'cancelled']);
-const EVENT_TYPES = ['delta', 'usage', 'reset', 'gap', 'done', 'error', 'cancelled'];
+export const TERMINAL: ReadonlySet<string> = TERMINAL_TYPES;
 
 /** One connection of a following client: where it went, what it got, and when it ended. */
 export interface Connection {

@@ -1,3 +1,4 @@
+import { TERMINAL_TYPES } from '@relaycast/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokensFor } from '../../services/mock-model/src/index.js';
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js';
@@ -15,7 +16,7 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-const TERMINAL = new Set(['done', 'error', 'cancelled']);
+const TERMINAL: ReadonlySet<string> = TERMINAL_TYPES;
 
 /** A client that resumes with its last id whenever the connection ends before the terminal event. */
 async function follow(base: string, path: string, onEvent?: (e: ReceivedEvent) => void): Promise<ReceivedEvent[]> {

@@ -1,21 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { eventSchema, TERMINAL_TYPES as SHARED_TERMINAL, type EventOf, type EventType as SharedEventType } from '@relaycast/shared';
-import { EVENT_TYPES, TERMINAL_TYPES, type EventPayloads } from '../../packages/client/src/index.js';
+import { EVENT_TYPES as PROTOCOL_TYPES, eventSchema, parseEvent, TERMINAL_TYPES as PROTOCOL_TERMINAL } from '@relaycast/protocol';
+import { EVENT_TYPES, TERMINAL_TYPES } from '../../packages/client/src/index.js';
 
-// The client declares the wire vocabulary itself (it must load in a browser, without zod or ioredis).
-// These checks keep it the same as the server's: at run time (the type names) and under `npm run typecheck`
-// (every server payload is assignable to the client's payload of the same name).
-type Same<T extends SharedEventType> = Omit<EventOf<T>, 'type'> extends EventPayloads[T] ? true : never;
-const payloadsMatch: { [T in SharedEventType]: Same<T> } = { delta: true, usage: true, reset: true, gap: true, done: true, error: true, cancelled: true, thinking: true, tool_call: true };
-
-describe('the client\'s event vocabulary matches packages/shared', () => {
-  it('listens for every event type the server sends', () => {
-    const server = eventSchema.options.map((o) => o.shape.type.value);
-    expect(server.filter((t) => !EVENT_TYPES.includes(t))).toEqual([]);
-    expect(Object.keys(payloadsMatch).sort()).toEqual([...server].sort());
+// The vocabulary is declared once, in packages/protocol/src/vocabulary.ts; events.ts validates it and the
+// compiler rejects a schema whose payloads drift from the declared ones. These checks pin the run-time side.
+describe('one event vocabulary (packages/protocol)', () => {
+  it('the schema accepts exactly the declared event types', () => {
+    const schemaTypes = eventSchema.options.map((o) => o.shape.type.value);
+    expect([...schemaTypes].sort()).toEqual([...PROTOCOL_TYPES].sort());
   });
 
-  it('ends on exactly the server\'s terminal types', () => {
-    expect([...TERMINAL_TYPES].sort()).toEqual([...SHARED_TERMINAL].sort());
+  it('the client listens for, and ends on, the protocol\'s own types', () => {
+    expect(EVENT_TYPES).toBe(PROTOCOL_TYPES);
+    expect(TERMINAL_TYPES).toBe(PROTOCOL_TERMINAL);
+    expect([...TERMINAL_TYPES].sort()).toEqual(['cancelled', 'done', 'error']);
+  });
+
+  it('refuses an event whose payload does not match its type', () => {
+    expect(parseEvent('delta', '{"text":"hi"}')).toEqual({ type: 'delta', text: 'hi' });
+    expect(() => parseEvent('delta', '{"text":1}')).toThrow();
+    expect(() => parseEvent('nope', '{}')).toThrow();
   });
 });

@@ -1,32 +1,11 @@
 /**
- * The wire vocabulary as a client sees it (README "Events"; CONTRACT.md "The event stream"). Declared here
- * rather than imported from @relaycast/shared, which carries zod, ioredis and pino: this package must load in
- * a browser. test/unit/client-types.test.ts checks the two stay the same.
+ * What the client speaks: the wire vocabulary comes from @relaycast/protocol (browser-safe; declared once
+ * there for the edge, ingest, the page and the tests alike); the rest is this library's own API.
  */
-export interface Usage {
-  inputTokens: number;
-  outputTokens: number;
-  /** True when the provider never reported usage and the numbers are Relaycast's own count. */
-  estimated: boolean;
-}
+import type { EventPayloads, EventType, Usage } from '@relaycast/protocol';
 
-export interface EventPayloads {
-  delta: { text: string };
-  usage: Usage;
-  reset: { reason: string; attempt: number };
-  gap: { requested: string; resumedFrom: string };
-  done: { finishReason: string; usage?: Usage };
-  error: { code: string; message: string; retryable: boolean };
-  cancelled: { reason: string };
-  /** Added by the providers branch: a piece of the model's reasoning, not part of the answer. */
-  thinking: { text: string };
-  /** Added by the providers branch: a fragment of a tool call; `arguments` concatenate per `index`. */
-  tool_call: { index: number; id?: string; name?: string; arguments: string };
-}
-
-export type EventType = keyof EventPayloads;
-export const EVENT_TYPES: readonly EventType[] = ['delta', 'usage', 'reset', 'gap', 'done', 'error', 'cancelled', 'thinking', 'tool_call'];
-export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set(['done', 'error', 'cancelled']);
+export { EVENT_TYPES, TERMINAL_TYPES } from '@relaycast/protocol';
+export type { EventPayloads, EventType, SessionStatus, StatusResponse, ToolCall, Usage } from '@relaycast/protocol';
 
 /** One received event: its SSE id (absent on a few synthetic frames), type and parsed payload. */
 export type StreamEvent = { [T in EventType]: { id: string | undefined; type: T } & EventPayloads[T] }[EventType];
@@ -72,23 +51,6 @@ export interface SessionInfo {
 
 /** What a subscription needs: a create response, or an id (plus the token) shared by someone else. */
 export type SessionRef = Pick<SessionInfo, 'id'> & Partial<Omit<SessionInfo, 'id'>>;
-
-export type SessionStatus = 'queued' | 'running' | 'done' | 'error' | 'cancelled';
-
-/** `GET /v1/sessions/:id` (the session's token, or an API key of its tenant). */
-export interface StatusResponse {
-  id: string;
-  status: SessionStatus;
-  model: string;
-  text: string;
-  usage: Usage | null;
-  finishReason: string | null;
-  error: { code: string; message: string } | null;
-  lastEventId: string;
-  createdAt: number;
-  startedAt: number | null;
-  endedAt: number | null;
-}
 
 export interface ModelInfo {
   id: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { FencedError, SessionEndedError, SessionMissingError } from './errors.js';
-import { eventData, type RelaycastEvent, type SessionStatus } from './events.js';
-import { entryId, seqOfEntryId } from './ids.js';
+import { eventData, type RelaycastEvent, type SessionStatus } from '@relaycast/protocol';
+import { entryId, seqOfEntryId } from '@relaycast/protocol';
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
 

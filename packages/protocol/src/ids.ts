@@ -1,8 +1,10 @@
-import { randomBytes } from 'node:crypto';
-
-/** 16 random bytes = 128 bits, base64url: 22 characters, safe in URLs, keys and SSE fields. */
+/**
+ * 16 random bytes = 128 bits, base64url: 22 characters, safe in URLs, keys and SSE fields. Web Crypto and
+ * btoa rather than node:crypto and Buffer: both exist in Node 20+ and every browser.
+ */
 export function newSessionId(): string {
-  return randomBytes(16).toString('base64url');
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
