@@ -21,6 +21,7 @@ export const ERRORS = {
   body_too_large: { status: 413, retryable: false, meaning: 'the body exceeds MAX_BODY_BYTES' },
   too_many_messages: { status: 413, retryable: false, meaning: 'more messages than a session accepts' },
   message_too_large: { status: 413, retryable: false, meaning: 'one message is longer than a session accepts' },
+  unsupported_encoding: { status: 415, retryable: false, meaning: 'the body\'s charset or Content-Encoding is not accepted' },
   rate_limited: { status: 429, retryable: true, meaning: 'a per-key, per-address or per-session limit; see Retry-After' },
   // The service
   internal: { status: 500, retryable: false, meaning: 'a bug: the answer could not be made' },
@@ -52,4 +53,9 @@ export function isErrorCode(code: string): code is ErrorCode {
 /** The HTTP status of an answer carrying `code`. */
 export function httpStatusOf(code: ErrorCode): number {
   return ERRORS[code].status;
+}
+
+/** An in-band `error` event for `code`; retryable as the catalogue says unless this instance knows better. */
+export function errorEvent(code: ErrorCode, message: string, retryable: boolean = ERRORS[code].retryable): { type: 'error'; code: ErrorCode; message: string; retryable: boolean } {
+  return { type: 'error', code, message, retryable };
 }

@@ -84,3 +84,12 @@ export async function settleWithin(p: Promise<unknown>, ms: number): Promise<boo
   clearTimeout(timer);
   return done;
 }
+
+/** Readiness probes: true when Redis answers PING within `ms` (a stalled Redis must not hang the probe). */
+export async function pingWithin(redis: Pick<RedisClient, 'ping'>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const pong = redis.ping().then((r) => r === 'PONG', () => false);
+  const answer = await Promise.race([pong, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  return answer;
+}

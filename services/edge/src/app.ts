@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
-import { allowsModel, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
+import { allowsModel, pingWithin, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import { apiKeyOf, requireApiKey, type EdgeAuth } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { cors } from './cors.js';
@@ -54,19 +54,15 @@ export function createApp(d: AppDeps): express.Express {
     res.json({ ok: true });
   });
   app.get('/readyz', async (_req, res) => {
-    if (d.state.draining) return sendError(res, 503, 'draining', 'this edge is shutting down');
-    try {
-      await withTimeout(d.redis.ping(), 1_000);
-      res.json({ ok: true });
-    } catch {
-      sendError(res, 503, 'not_ready', 'redis unreachable');
-    }
+    if (d.state.draining) return sendError(res, 'draining', 'this edge is shutting down');
+    if (await pingWithin(d.redis, 1_000)) res.json({ ok: true });
+    else sendError(res, 'not_ready', 'redis unreachable');
   });
 
   // A draining edge takes no new work: load balancers move traffic away on the failing /readyz, and any
   // request that still arrives is told to retry elsewhere.
   app.use((_req, res, next) => {
-    if (d.state.draining) return sendError(res, 503, 'draining', 'this edge is shutting down; retry', { 'Retry-After': '1', Connection: 'close' });
+    if (d.state.draining) return sendError(res, 'draining', 'this edge is shutting down; retry', { 'Retry-After': '1', Connection: 'close' });
     next();
   });
 
@@ -98,26 +94,21 @@ export function createApp(d: AppDeps): express.Express {
   ];
   app.use((req, res) => {
     const match = allowed.find(([re]) => re.test(req.path));
-    if (match) return sendError(res, 405, 'method_not_allowed', `use ${match[1]}`, { Allow: match[1] });
-    sendError(res, 404, 'not_found', 'no such route');
+    if (match) return sendError(res, 'method_not_allowed', `use ${match[1]}`, { Allow: match[1] });
+    sendError(res, 'not_found', 'no such route');
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     // The deadline answered already; the handler that finished late has nothing left to say.
     if (timedOut(res)) return;
     const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', `request body exceeds ${d.cfg.MAX_BODY_BYTES} bytes`);
-    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'request body is not valid JSON');
-    if (e.status && e.status >= 400 && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
+    if (e.type === 'entity.too.large') return sendError(res, 'body_too_large', `request body exceeds ${d.cfg.MAX_BODY_BYTES} bytes`);
+    if (e.type === 'entity.parse.failed') return sendError(res, 'invalid_json', 'request body is not valid JSON');
+    if (e.status === 415) return sendError(res, 'unsupported_encoding', e.message ?? 'unsupported body encoding');
+    if (e.status && e.status >= 400 && e.status < 500) return sendError(res, 'bad_request', e.message ?? 'bad request');
     requestLog(res, d.log).error({ err, path: req.path }, 'unhandled error');
-    sendError(res, 500, 'internal', 'internal error');
+    sendError(res, 'internal', 'internal error');
   });
   return app;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timeout')), ms);
-    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
-  });
-}

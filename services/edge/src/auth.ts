@@ -32,7 +32,7 @@ function bearer(req: Request): string | undefined {
 function keyCaller(auth: EdgeAuth, credential: string, res: Response): Caller | undefined {
   const key = auth.keys.lookup(credential);
   if (!key) {
-    sendError(res, 401, 'unauthorized', 'unknown API key', INVALID);
+    sendError(res, 'unauthorized', 'unknown API key', INVALID);
     return undefined;
   }
   bindCaller(res, { tenant: key.tenant, keyId: key.id });
@@ -45,11 +45,11 @@ function tokenCaller(auth: EdgeAuth, credential: string, sessionId: string, res:
     claims = auth.tokens.verify(credential);
   } catch (e) {
     if (!(e instanceof TokenError)) throw e;
-    sendError(res, 401, 'unauthorized', e.message, INVALID);
+    sendError(res, 'unauthorized', e.message, INVALID);
     return undefined;
   }
   if (claims.sessionId !== sessionId) {
-    sendError(res, 403, 'forbidden', 'this token belongs to another session');
+    sendError(res, 'forbidden', 'this token belongs to another session');
     return undefined;
   }
   bindCaller(res, { tenant: claims.tenant });
@@ -63,7 +63,7 @@ function tokenCaller(auth: EdgeAuth, credential: string, sessionId: string, res:
 export function requireApiKey(auth: EdgeAuth) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const credential = bearer(req);
-    if (!credential) return sendError(res, 401, 'unauthorized', 'send an API key: Authorization: Bearer rk_…', CHALLENGE);
+    if (!credential) return sendError(res, 'unauthorized', 'send an API key: Authorization: Bearer rk_…', CHALLENGE);
     const caller = keyCaller(auth, credential, res);
     if (caller?.kind !== 'key') return;
     res.locals.apiKey = caller.key;
@@ -92,12 +92,12 @@ export function sessionCaller(auth: EdgeAuth, req: Request, res: Response, sessi
   }
   if (credential === undefined) {
     const how = o.query ? 'the session token as ?token= or Authorization: Bearer <token>' : o.keys ? 'Authorization: Bearer <session token or API key>' : 'Authorization: Bearer <session token>';
-    sendError(res, 401, 'unauthorized', `send ${how}`, CHALLENGE);
+    sendError(res, 'unauthorized', `send ${how}`, CHALLENGE);
     return undefined;
   }
   if (credential.startsWith(TOKEN_PREFIX)) return tokenCaller(auth, credential, sessionId, res);
   if (o.keys && credential.startsWith(API_KEY_PREFIX)) return keyCaller(auth, credential, res);
-  sendError(res, 401, 'unauthorized', o.keys ? 'not a session token or API key' : 'not a session token (API keys cannot open the event stream; mint a token)', INVALID);
+  sendError(res, 'unauthorized', o.keys ? 'not a session token or API key' : 'not a session token (API keys cannot open the event stream; mint a token)', INVALID);
   return undefined;
 }
 

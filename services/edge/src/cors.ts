@@ -25,7 +25,7 @@ export function cors(origins: readonly string[]) {
       res.setHeader('Access-Control-Expose-Headers', EXPOSE_HEADERS);
     }
     if (!preflight) return next();
-    if (!ok) return sendError(res, 403, 'cors_forbidden', 'this origin may not call the API from a browser');
+    if (!ok) return sendError(res, 'cors_forbidden', 'this origin may not call the API from a browser');
     res.setHeader('Access-Control-Allow-Methods', ALLOW_METHODS);
     res.setHeader('Access-Control-Allow-Headers', ALLOW_HEADERS);
     res.setHeader('Access-Control-Max-Age', '600');

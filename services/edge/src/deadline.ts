@@ -12,7 +12,7 @@ export function deadline(ms: number) {
     const timer = setTimeout(() => {
       if (res.headersSent) return;
       res.locals.timedOut = true;
-      sendError(res, 503, 'timeout', `no answer within ${ms} ms (the service's storage may be unreachable); retry`, { 'Retry-After': '1', Connection: 'close' });
+      sendError(res, 'timeout', `no answer within ${ms} ms (the service's storage may be unreachable); retry`, { 'Retry-After': '1', Connection: 'close' });
     }, ms);
     const clear = () => {
       clearTimeout(timer);

@@ -1,10 +1,14 @@
+import { ERRORS, type ErrorCode } from '@relaycast/shared';
 import type { Response } from 'express';
 
-/** Every error answer has the same shape: `{error: {code, message}}`. */
-export function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+/**
+ * Every error answer has the same shape, `{error: {code, message}}`, and the status the catalogue
+ * (packages/protocol/src/errors.ts) gives its code, so a code cannot travel with two statuses.
+ */
+export function sendError(res: Response, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.status(status).set(headers).json({ error: { code, message } });
+  res.status(ERRORS[code].status).set(headers).json({ error: { code, message } });
 }

@@ -27,7 +27,7 @@ export function webRoutes(webDir: string): Router {
     pageSecurityHeaders(res);
     res.sendFile(join(dir, 'index.html'), { headers: { 'Cache-Control': 'no-cache' } }, (err) => {
       if (!err) return;
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return sendError(res, 503, 'web_not_built', `the web page is not built (no ${join(dir, 'index.html')}): run npm run build`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return sendError(res, 'web_not_built', `the web page is not built (no ${join(dir, 'index.html')}): run npm run build`);
       next(err);
     });
   });

@@ -1,4 +1,4 @@
-import type { EventOf } from '@relaycast/shared';
+import type { ErrorCode, EventOf } from '@relaycast/shared';
 
 /**
  * A failure that ends a generation with an `error` event. `retryable` says whether retrying the whole
@@ -6,7 +6,7 @@ import type { EventOf } from '@relaycast/shared';
  */
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
-  constructor(readonly code: string, message: string, readonly retryable = false, readonly retryAfterMs?: number) {
+  constructor(readonly code: ErrorCode, message: string, readonly retryable = false, readonly retryAfterMs?: number) {
     super(message);
   }
   toEvent(): EventOf<'error'> {

@@ -1,4 +1,4 @@
-import { CONTENT_TYPES, FencedError, SessionEndedError, SessionMissingError, type Config, type EventOf, type GenerateJob, type Logger, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
+import { CONTENT_TYPES, errorEvent, FencedError, SessionEndedError, SessionMissingError, type Config, type EventOf, type GenerateJob, type Logger, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
 import { Appender } from './appender.js';
 import type { Control } from './control.js';
 import { AppendFailed, CancelRequested, FinishEarly, GenerationTimeout, HandBack, ProcessorFailed, UpstreamError } from './errors.js';
@@ -54,7 +54,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     }
     const pipelines = d.pipelines.get(job.model);
     if (!d.cfg.routes[job.model] || !pipelines) {
-      await appender.finish({ type: 'error', code: 'unknown_model', message: `no route for model ${job.model}`, retryable: false });
+      await appender.finish(errorEvent('unknown_model', `no route for model ${job.model}`, false));
       return 'ended';
     }
 
@@ -151,16 +151,16 @@ function terminalFor(err: unknown, log: Logger): RelaycastEvent {
   if (err instanceof CancelRequested) return { type: 'cancelled', reason: 'client_request' };
   // No terminal event: the job fails back to BullMQ and another worker runs it as a new attempt.
   if (err instanceof HandBack) throw err;
-  if (err instanceof GenerationTimeout) return { type: 'error', code: 'generation_timeout', message: 'generation exceeded its time limit', retryable: false };
+  if (err instanceof GenerationTimeout) return errorEvent('generation_timeout', 'generation exceeded its time limit', false);
   if (err instanceof UpstreamError) return err.toEvent();
   if (err instanceof ProcessorFailed) {
     log.error({ err: err.cause, processor: err.processor }, 'processor failed');
-    return { type: 'error', code: 'processor_failed', message: `processor ${err.processor} failed`, retryable: false };
+    return errorEvent('processor_failed', `processor ${err.processor} failed`, false);
   }
   // Appends failed for good (fenced, or Redis down past the retries): not the upstream's fault, so no
   // error event from here; the caller decides (fenced: stop; outage: BullMQ retries the job).
   if (err instanceof AppendFailed) throw err.cause;
   log.error({ err }, 'unexpected failure during generation');
-  return { type: 'error', code: 'internal', message: 'internal error during generation', retryable: false };
+  return errorEvent('internal', 'internal error during generation', false);
 }
 

@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import { createLogger, createRedis, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
+import { createLogger, errorEvent, pingWithin, createRedis, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
 import { Control } from './control.js';
 import { generate } from './generate.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
@@ -49,7 +49,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   const state = { draining: false };
   // Declared before the worker so probes answer while it connects; `worker` is read only when probed.
   let worker: Worker<GenerateJob> | undefined;
-  const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST, async () => !state.draining && worker?.isRunning() === true && (await withTimeout(redis.ping(), 1_000)) === 'PONG');
+  const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST, async () => !state.draining && worker?.isRunning() === true && (await pingWithin(redis, 1_000)));
 
   worker = new Worker<GenerateJob>(keys.queueName, async (job) => {
     const outcome = await generate(job.data, deps);
@@ -109,7 +109,7 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
 async function endFailed(store: SessionStore, sessionId: string, log: Logger): Promise<void> {
   try {
     const b = await store.begin(sessionId);
-    await store.append(sessionId, b.attempt, b.seq + 1, [{ type: 'error', code: 'worker_failed', message: 'generation failed after all attempts', retryable: false }]);
+    await store.append(sessionId, b.attempt, b.seq + 1, [errorEvent('worker_failed', 'generation failed after all attempts', false)]);
   } catch (err) {
     log.warn({ sessionId, err: (err as Error).message }, 'could not end failed session');
   }
@@ -125,9 +125,3 @@ async function release(limiter: Limiter, job: GenerateJob, log: Logger): Promise
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timeout')), ms);
-    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
-  });
-}

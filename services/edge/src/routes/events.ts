@@ -33,7 +33,7 @@ export function eventsHandler(d: EventsDeps) {
   const retry = encodeRetry(d.cfg.SSE_RETRY_MS);
   return async (req: Request, res: Response): Promise<void> => {
     const id = String(req.params.id);
-    if (!isSessionId(id)) return sendError(res, 404, 'session_not_found', 'no such session');
+    if (!isSessionId(id)) return sendError(res, 'session_not_found', 'no such session');
     // The token is checked by its signature alone (no Redis round trip); the tenant is checked against
     // the session's owner once its metadata is read.
     const caller = sessionCaller(d.auth, req, res, id, { query: true, keys: false });
@@ -44,10 +44,10 @@ export function eventsHandler(d: EventsDeps) {
       const header = req.get('last-event-id');
       cursor = parseCursor(header !== undefined ? header : typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
     } catch (e) {
-      if (e instanceof InvalidCursorError) return sendError(res, 400, 'invalid_cursor', e.message);
+      if (e instanceof InvalidCursorError) return sendError(res, 'invalid_cursor', e.message);
       throw e;
     }
-    if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return sendError(res, 503, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
+    if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return sendError(res, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
     // The slot is taken before the first await, so a flood of requests cannot all pass the check together,
     // and released on 'close', which is registered here because a client may leave during the lookups (a
     // listener added after the socket closed would never run, leaking the slots and the subscription).
@@ -76,11 +76,11 @@ export function eventsHandler(d: EventsDeps) {
     if (released) return;
     if (!meta) {
       release();
-      return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+      return sendError(res, 'session_not_found', 'no such session (unknown or expired)');
     }
     if (!owns(caller, meta)) {
       release();
-      return sendError(res, 403, 'forbidden', 'this session belongs to another tenant');
+      return sendError(res, 'forbidden', 'this session belongs to another tenant');
     }
     // At or past the terminal event there is nothing more to send; 204 is what stops EventSource reconnecting.
     if (meta.terminal !== undefined && cursor >= meta.terminal) {
@@ -96,7 +96,7 @@ export function eventsHandler(d: EventsDeps) {
       release();
       d.stats.limited[acquired.limit]++;
       const why = acquired.limit === 'ip' ? 'too many event streams from this address' : 'too many event streams open on this session';
-      return sendError(res, 429, 'rate_limited', why, { 'Retry-After': CONNECTION_RETRY_AFTER_S });
+      return sendError(res, 'rate_limited', why, { 'Retry-After': CONNECTION_RETRY_AFTER_S });
     }
     // A cursor past meta.seq means Redis lost acknowledged entries this client saw (failover): it resumes
     // from there, and new entries keep their seqs, so it gets no duplicate and no reused id.

@@ -43,7 +43,7 @@ function createSchema(cfg: Config) {
 }
 
 /** Size limits answer 413 (RFC 9110 §15.5.14); every other schema failure is a 400. */
-function tooLarge(issue: z.core.$ZodIssue): string | undefined {
+function tooLarge(issue: z.core.$ZodIssue): 'too_many_messages' | 'message_too_large' | undefined {
   if (issue.code !== 'too_big' || issue.path[0] !== 'messages') return undefined;
   if (issue.path.length === 1) return 'too_many_messages';
   if (issue.path.length === 3 && issue.path[2] === 'content') return 'message_too_large';
@@ -70,14 +70,14 @@ export function createSessionHandler(d: SessionsDeps) {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const big = tooLarge(issue);
-      return sendError(res, big ? 413 : 400, big ?? 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      return sendError(res, big ?? 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const body = parsed.data;
     const model = body.model ?? d.cfg.DEFAULT_MODEL;
     const route = Object.hasOwn(d.cfg.routes, model) ? d.cfg.routes[model] : undefined;
-    if (!route) return sendError(res, 400, 'unknown_model', `no model named ${JSON.stringify(model)}`);
-    if (!allowsModel(key, model)) return sendError(res, 403, 'model_forbidden', `this API key may not use model ${JSON.stringify(model)}`);
-    if (body.mock && !route.allowMock) return sendError(res, 400, 'invalid_request', `model ${model} does not accept mock controls`);
+    if (!route) return sendError(res, 'unknown_model', `no model named ${JSON.stringify(model)}`);
+    if (!allowsModel(key, model)) return sendError(res, 'model_forbidden', `this API key may not use model ${JSON.stringify(model)}`);
+    if (body.mock && !route.allowMock) return sendError(res, 'invalid_request', `model ${model} does not accept mock controls`);
 
     const id = newSessionId();
     const admitted = await admit(d, key, id, reconciled);
@@ -85,7 +85,7 @@ export function createSessionHandler(d: SessionsDeps) {
       d.stats.limited[admitted.limit]++;
       const retryAfter = admitted.limit === 'rate' ? Math.ceil(admitted.retryAfterMs / 1000) : RUNNING_RETRY_AFTER_S;
       const why = admitted.limit === 'rate' ? 'too many sessions created with this API key in the last minute' : 'too many running sessions for this API key';
-      return sendError(res, 429, 'rate_limited', why, { 'Retry-After': String(retryAfter) });
+      return sendError(res, 'rate_limited', why, { 'Retry-After': String(retryAfter) });
     }
     const log = bindSession(res, d.log, id);
     const reqId = requestId(res);
@@ -147,18 +147,18 @@ async function reconcile(d: SessionsDeps, keyId: string): Promise<number> {
 async function authorized(d: SessionsDeps, req: Request, res: Response, o: { keys: boolean; keyOnly?: boolean }): Promise<{ id: string; meta: SessionMeta; caller: Caller } | undefined> {
   const id = String(req.params.id);
   if (!isSessionId(id)) {
-    sendError(res, 404, 'session_not_found', 'no such session');
+    sendError(res, 'session_not_found', 'no such session');
     return undefined;
   }
   const caller: Caller | undefined = o.keyOnly ? { kind: 'key', key: apiKeyOf(res) } : sessionCaller(d.auth, req, res, id, { query: false, keys: o.keys });
   if (!caller) return undefined;
   const meta = await d.store.meta(id);
   if (!meta) {
-    sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    sendError(res, 'session_not_found', 'no such session (unknown or expired)');
     return undefined;
   }
   if (!owns(caller, meta)) {
-    sendError(res, 403, 'forbidden', 'this session belongs to another tenant');
+    sendError(res, 'forbidden', 'this session belongs to another tenant');
     return undefined;
   }
   return { id, meta, caller };
@@ -180,7 +180,7 @@ export function cancelHandler(d: SessionsDeps) {
     if (!a) return;
     const { id, meta } = a;
     const r = await d.store.requestCancel(id, 'client_request');
-    if (!r) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    if (!r) return sendError(res, 'session_not_found', 'no such session (unknown or expired)');
     if (r.ended) {
       res.status(202).json({ id, status: r.status, cancelled: false });
       return;
