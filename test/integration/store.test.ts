@@ -24,7 +24,7 @@ async function fresh() {
 }
 const seqs = async (id: string) => (await store.range(id, 1, 100)).map((e) => e.seq);
 
-describe('append-1.lua', () => {
+describe('append-3.lua', () => {
   it('a retried batch is not stored twice, and a partly stored batch stores only the rest', async () => {
     const s = await fresh();
     await store.append(s.id, s.attempt, 1, [{ type: 'delta', text: 'a' }, { type: 'delta', text: 'b' }]);

@@ -1,6 +1,6 @@
 --[[
   A worker takes ownership of a session for a new attempt. Bumping `attempt` fences off every earlier
-  attempt's appends (see append-1.lua).
+  attempt's appends (see append-3.lua).
 
   KEYS[1] meta hash
   ARGV[1] now, ms since epoch

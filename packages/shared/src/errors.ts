@@ -7,7 +7,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** The append was refused because another attempt now owns the session (see append-1.lua). */
+/** The append was refused because another attempt now owns the session (see append-3.lua). */
 export class FencedError extends Error {
   override name = 'FencedError';
 }

@@ -8,6 +8,7 @@ export * from './logger.js';
 export * from './redis.js';
 export * from './routes.js';
 export * from './sse.js';
+export * from './scripts.js';
 export * from './store.js';
 export * from './tokens.js';
 export * from './job.js';

@@ -1,20 +1,13 @@
-import { readFileSync } from 'node:fs';
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { AdmitCode, ConnectCode, withScripts, type ScriptArg } from './scripts.js';
 
-const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
-const SCRIPTS = {
-  rcAdmit: { lua: lua('admit-1'), keys: 2 },
-  rcConnect: { lua: lua('connect-1'), keys: 1 },
-  rcDisconnect: { lua: lua('disconnect-1'), keys: 1 },
-  rcEdges: { lua: lua('edges-1'), keys: 1 },
-};
-
+/** The scripts the limiter runs (lua/admit-2.lua, connect-1.lua, disconnect-1.lua, edges-1.lua). */
 interface LimitCommands {
-  rcAdmit(...args: (string | number)[]): Promise<[number, number, number]>;
-  rcConnect(...args: (string | number)[]): Promise<[number, number]>;
-  rcDisconnect(...args: (string | number)[]): Promise<number>;
-  rcEdges(...args: (string | number)[]): Promise<string[]>;
+  rcAdmit(...args: ScriptArg[]): Promise<[number, number, number]>;
+  rcConnect(...args: ScriptArg[]): Promise<[number, number]>;
+  rcDisconnect(...args: ScriptArg[]): Promise<number>;
+  rcEdges(...args: ScriptArg[]): Promise<string[]>;
 }
 
 /** The window of SESSIONS_PER_MINUTE_PER_KEY. */
@@ -31,16 +24,15 @@ export class Limiter {
   private readonly redis: RedisClient & LimitCommands;
 
   constructor(redis: RedisClient, readonly keys: KeySpace) {
-    for (const [name, s] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { lua: s.lua, numberOfKeys: s.keys });
-    this.redis = redis as RedisClient & LimitCommands;
+    this.redis = withScripts<LimitCommands>(redis);
   }
 
-  /** Charges a new session to its API key, or refuses it (see admit-1.lua). */
+  /** Charges a new session to its API key, or refuses it (see admit-2.lua). */
   async admit(keyId: string, sessionId: string, o: { perMinute: number; maxRunning: number; runningLeaseMs: number }): Promise<Admission> {
     const k = this.keys.limits;
     const [code, , retryAfterMs] = await this.redis.rcAdmit(k.created(keyId), k.running(keyId), sessionId, o.perMinute, RATE_WINDOW_MS, o.maxRunning, o.runningLeaseMs);
-    if (code === 1) return { ok: true };
-    return { ok: false, limit: code === -1 ? 'rate' : 'running', retryAfterMs: Number(retryAfterMs) };
+    if (code === AdmitCode.Admitted) return { ok: true };
+    return { ok: false, limit: code === AdmitCode.OverRate ? 'rate' : 'running', retryAfterMs: Number(retryAfterMs) };
   }
 
   /** The key's sessions that count as running. */
@@ -56,7 +48,7 @@ export class Limiter {
   /** Takes a connection slot of `key` for `edgeId` (see connect-1.lua). */
   async connect(key: string, edgeId: string, limit: number, o: { leaseMs: number; ttlMs: number; liveEdges: readonly string[] }): Promise<{ ok: boolean; total: number }> {
     const [code, total] = await this.redis.rcConnect(key, edgeId, limit, o.leaseMs, o.ttlMs, ...o.liveEdges);
-    return { ok: code === 1, total: Number(total) };
+    return { ok: code === ConnectCode.Taken, total: Number(total) };
   }
 
   async disconnect(key: string, edgeId: string): Promise<void> {

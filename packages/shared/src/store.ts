@@ -1,18 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { FencedError, SessionEndedError, SessionMissingError } from './errors.js';
 import { eventData, type RelaycastEvent, type SessionStatus } from '@relaycast/protocol';
 import { entryId, seqOfEntryId } from '@relaycast/protocol';
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
-
-const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
-const SCRIPTS = { rcAppend: lua('append-1'), rcBegin: lua('begin-1'), rcCancel: lua('cancel-1') };
+import { AppendCode, BeginCode, CancelCode, withScripts, type ScriptArg } from './scripts.js';
 
 type ScriptReply = [number, number | string, ...(number | string)[]];
+/** The scripts a session store runs (lua/append-3.lua, begin-1.lua, cancel-2.lua). */
 interface ScriptCommands {
-  rcAppend(...args: (string | number)[]): Promise<ScriptReply>;
-  rcBegin(...args: (string | number)[]): Promise<ScriptReply>;
-  rcCancel(...args: (string | number)[]): Promise<ScriptReply>;
+  rcAppend(...args: ScriptArg[]): Promise<ScriptReply>;
+  rcBegin(...args: ScriptArg[]): Promise<ScriptReply>;
+  rcCancel(...args: ScriptArg[]): Promise<ScriptReply>;
 }
 
 export interface SessionMeta {
@@ -47,16 +45,13 @@ export interface StoreOptions {
 
 /**
  * Everything Relaycast reads and writes in Redis for a session, in one place. Appends go through
- * append-1.lua (one round trip: XADD, metadata, TTL and the live notification together).
+ * append-3.lua (one round trip: XADD, metadata, TTL and the live notification together).
  */
 export class SessionStore {
   readonly redis: RedisClient & ScriptCommands;
 
   constructor(redis: RedisClient, readonly keys: KeySpace, readonly opts: StoreOptions) {
-    for (const [name, lua] of Object.entries(SCRIPTS)) {
-      if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys: name === 'rcAppend' ? 3 : name === 'rcBegin' ? 1 : 2 });
-    }
-    this.redis = redis as RedisClient & ScriptCommands;
+    this.redis = withScripts<ScriptCommands>(redis);
   }
 
   async create(id: string, fields: { model: string; createdAt: number; tenant?: string; keyId?: string }): Promise<void> {
@@ -86,8 +81,8 @@ export class SessionStore {
   /** Takes the session for a new attempt; the returned attempt fences every earlier one. */
   async begin(id: string): Promise<{ attempt: number; seq: number; cancelRequested: boolean }> {
     const [code, attempt, seq, cancel] = await this.redis.rcBegin(this.keys.session(id).meta, Date.now(), this.opts.openTtlSeconds);
-    if (code === -1) throw new SessionMissingError(`session ${id} does not exist`);
-    if (code === -3) throw new SessionEndedError(`session ${id} already ended`);
+    if (code === BeginCode.Missing) throw new SessionMissingError(`session ${id} does not exist`);
+    if (code === BeginCode.Ended) throw new SessionEndedError(`session ${id} already ended`);
     return { attempt: Number(attempt), seq: Number(seq), cancelRequested: Number(cancel) === 1 };
   }
 
@@ -101,14 +96,14 @@ export class SessionStore {
     for (const e of events) args.push(e.type, eventData(e));
     const [code, seq] = await this.redis.rcAppend(...args);
     switch (code) {
-      case 2:
-      case 1:
-      case 0:
+      case AppendCode.AppendedAfterLoss:
+      case AppendCode.Appended:
+      case AppendCode.Duplicate:
         return Number(seq);
-      case -1: throw new SessionMissingError(`session ${id} does not exist`);
-      case -2: throw new FencedError(`session ${id} is owned by attempt ${seq}, not ${attempt}`);
-      case -3: throw new SessionEndedError(`session ${id} already ended`);
-      default: throw new Error(`append-1 returned ${code} for session ${id} at seq ${firstSeq} (stream at ${seq})`);
+      case AppendCode.Missing: throw new SessionMissingError(`session ${id} does not exist`);
+      case AppendCode.Fenced: throw new FencedError(`session ${id} is owned by attempt ${seq}, not ${attempt}`);
+      case AppendCode.Ended: throw new SessionEndedError(`session ${id} already ended`);
+      default: throw new Error(`append-3 returned ${code} for session ${id} at seq ${firstSeq} (stream at ${seq})`);
     }
   }
 
@@ -116,8 +111,8 @@ export class SessionStore {
   async requestCancel(id: string, reason: string): Promise<{ status: string; attempt: number; seq: number; ended: boolean } | undefined> {
     const k = this.keys.session(id);
     const [code, status, attempt, seq] = await this.redis.rcCancel(k.meta, k.control, reason);
-    if (code === -1) return undefined;
-    return { status: String(status), attempt: Number(attempt), seq: Number(seq), ended: code === -3 };
+    if (code === CancelCode.Missing) return undefined;
+    return { status: String(status), attempt: Number(attempt), seq: Number(seq), ended: code === CancelCode.Ended };
   }
 
   /** Entries with seq in [fromSeq, toSeq], at most `count`. */
@@ -149,7 +144,7 @@ export function toEntry([id, fields]: [string, string[]]): StoredEntry {
   return { seq: seqOfEntryId(id), type, data };
 }
 
-/** Parses a live notification published by append-1.lua: first seq, then type/data pairs, one per line. */
+/** Parses a live notification published by append-3.lua: first seq, then type/data pairs, one per line. */
 export function parseLiveMessage(message: string): StoredEntry[] {
   const parts = message.split('\n');
   const first = Number(parts[0]);
