@@ -63,8 +63,8 @@ async function startEdge(extra = {}) {
 const edge = await startEdge();
 // The mock model and ingest run too, for the many-sessions scenario's end-to-end path.
 const mockPort = await freePort();
-const mock = await startService('mock-model', { MOCK_PORT: String(mockPort) }, mockPort);
-const ingest = await startService('ingest', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, MOCK_MODEL_URL: `http://127.0.0.1:${mockPort}`, METRICS_PORT: '0' });
+const _mock = await startService('mock-model', { MOCK_PORT: String(mockPort) }, mockPort);
+const _ingest = await startService('ingest', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, MOCK_MODEL_URL: `http://127.0.0.1:${mockPort}`, METRICS_PORT: '0' });
 
 /** A Relaycast session published to directly (as ingest would), so publish time is known exactly. */
 async function relaySession() {

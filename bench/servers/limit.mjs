@@ -1,7 +1,7 @@
 // The limit: a bare node:http server writing the same pre-encoded SSE frames to every socket. No Redis.
 import http from 'node:http';
 const socks = new Set();
-const server = http.createServer((req, res) => {
+const server = http.createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   res.write(':ok\n\n');
   socks.add(res);

@@ -2,7 +2,7 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
 const [redisUrl, stream] = process.argv.slice(2);
-const server = http.createServer(async (req, res) => {
+const server = http.createServer(async (_req, res) => {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   res.write(':ok\n\n');
   const r = new Redis(redisUrl, { maxRetriesPerRequest: null });

@@ -7,7 +7,7 @@ const ctx = createResumableStreamContext({ waitUntil: null, publisher: new Redis
 let controller;
 const id = 'bench';
 await ctx.createNewResumableStream(id, () => new ReadableStream({ start(c) { controller = c; } }));
-const server = http.createServer(async (req, res) => {
+const server = http.createServer(async (_req, res) => {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   res.write(':ok\n\n');
   const stream = await ctx.resumeExistingStream(id);

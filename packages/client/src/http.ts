@@ -52,8 +52,3 @@ export async function requestJson<T>(r: JsonRequest): Promise<T> {
   }
   return json as T;
 }
-
-/** `path` (absolute, or relative to the server such as `/v1/…?token=…`) against `base`. */
-export function resolveUrl(base: string, path: string): string {
-  return new URL(path, base).toString();
-}

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FaultSyntaxError, parseFault, type Fault } from './faults.js';
-import { HttpError, readJson, sendJson, Streamer } from './http.js';
+import { readJson, sendJson, Streamer } from './http.js';
 import { promptOf, tokenStream } from './text.js';
 
 export interface MockControls {
@@ -132,4 +132,3 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
   res.end();
 }
 
-export { HttpError };

@@ -1,5 +1,5 @@
 import type { GenerateJob, RelaycastEvent, Route, SseOptions } from '@relaycast/shared';
-import { UpstreamError } from '../errors.js';
+import type { UpstreamError } from '../errors.js';
 import { BaseDecoder, inBandError, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, endpoint, mockControls, params } from './request.js';
 
