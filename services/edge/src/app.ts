@@ -34,6 +34,22 @@ export interface AppDeps {
   connections: ConnectionLimits;
 }
 
+type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
+type Route = [method: 'get' | 'post', path: string, ...handlers: Handler[]];
+
+function registerRoutes(app: express.Express, routes: readonly Route[]): void {
+  const methods = new Map<string, string[]>();
+  for (const [method, path, ...handlers] of routes) {
+    app[method](path, ...handlers);
+    methods.set(path, [...(methods.get(path) ?? []), method.toUpperCase()]);
+  }
+  // After every registration, so a path's own methods match first (HEAD is answered as GET by Express).
+  for (const [path, allowed] of methods) {
+    const allow = allowed.join(', ');
+    app.all(path, (_req, res) => sendError(res, 'method_not_allowed', `use ${allow}`, { Allow: allow }));
+  }
+}
+
 /** Express 5 forwards rejected promises to the error handler, so handlers can simply be async. */
 export function createApp(d: AppDeps): express.Express {
   const app = express();
@@ -72,31 +88,22 @@ export function createApp(d: AppDeps): express.Express {
 
   const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
   const apiKey = requireApiKey(d.auth);
+  // One table: each route's registration and, for its path, the 405 with `Allow` for every other method.
   // The key is checked before the body is read: an anonymous caller cannot make the edge parse 256 KiB.
-  app.post('/v1/sessions', apiKey, json, createSessionHandler(d));
-  app.post('/v1/sessions/:id/token', apiKey, mintTokenHandler(d));
-  // These authenticate inside: they accept a session's token as well as (status, cancel) an API key.
-  app.get('/v1/sessions/:id/events', eventsHandler(d));
-  app.post('/v1/sessions/:id/cancel', cancelHandler(d));
-  app.get('/v1/sessions/:id', statusHandler(d));
-  // Only the models the caller's key may use.
-  app.get('/v1/models', apiKey, modelsHandler(d.cfg.routes, (model, res) => allowsModel(apiKeyOf(res), model)));
+  // Events, cancel and status authenticate inside: they accept a session's token as well as an API key.
+  const routes: Route[] = [
+    ['post', '/v1/sessions', apiKey, json, createSessionHandler(d)],
+    ['post', '/v1/sessions/:id/token', apiKey, mintTokenHandler(d)],
+    ['get', '/v1/sessions/:id/events', eventsHandler(d)],
+    ['post', '/v1/sessions/:id/cancel', cancelHandler(d)],
+    ['get', '/v1/sessions/:id', statusHandler(d)],
+    // Only the models the caller's key may use.
+    ['get', '/v1/models', apiKey, modelsHandler(d.cfg.routes, (model, res) => allowsModel(apiKeyOf(res), model))],
+  ];
+  registerRoutes(app, routes);
   // The demo page (web/): after the API, so an API path never reaches the file system lookup's answer.
   app.use(webRoutes(d.cfg.WEB_DIR));
-
-  const allowed: [RegExp, string][] = [
-    [/^\/v1\/sessions$/, 'POST'],
-    [/^\/v1\/sessions\/[^/]+\/events$/, 'GET'],
-    [/^\/v1\/sessions\/[^/]+\/cancel$/, 'POST'],
-    [/^\/v1\/sessions\/[^/]+\/token$/, 'POST'],
-    [/^\/v1\/sessions\/[^/]+$/, 'GET'],
-    [/^\/v1\/models$/, 'GET'],
-  ];
-  app.use((req, res) => {
-    const match = allowed.find(([re]) => re.test(req.path));
-    if (match) return sendError(res, 'method_not_allowed', `use ${match[1]}`, { Allow: match[1] });
-    sendError(res, 'not_found', 'no such route');
-  });
+  app.use((_req, res) => sendError(res, 'not_found', 'no such route'));
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     // The deadline answered already; the handler that finished late has nothing left to say.
