@@ -1,7 +1,8 @@
 import { defaultEventSource } from '#eventsource';
 import { RelaycastHttpError, RelaycastUsageError } from './errors.js';
 import { requestJson, type FetchLike } from './http.js';
-import { Subscription, type EventSourceConstructor, type MintedToken, type SessionLinks, type SubscribeOptions } from './subscription.js';
+import { Subscription } from './subscription.js';
+import type { EventSourceConstructor, MintedToken, SessionLinks, SubscribeOptions } from './subscription-types.js';
 import type { CreateSessionRequest, ModelInfo, SessionInfo, SessionRef, StatusResponse } from './types.js';
 
 export interface ClientOptions {

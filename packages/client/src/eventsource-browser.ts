@@ -1,4 +1,4 @@
-import type { EventSourceConstructor } from './subscription.js';
+import type { EventSourceConstructor } from './subscription-types.js';
 
 /** Browsers: the native EventSource. package.json maps `#eventsource` here under the `browser` condition. */
 export async function defaultEventSource(): Promise<EventSourceConstructor> {

@@ -1,4 +1,4 @@
-import type { EventSourceConstructor } from './subscription.js';
+import type { EventSourceConstructor } from './subscription-types.js';
 
 /**
  * Node: the `eventsource` package (WHATWG-conformant, reconnects with Last-Event-ID like a browser), loaded

@@ -1,5 +1,7 @@
 import { Emitter } from './emitter.js';
 import { RelaycastHttpError } from './errors.js';
+import { Answer, validPayload } from './answer.js';
+import type { EventSourceConstructor, EventSourceLike, SessionLinks, SubscribeOptions, SubscriptionDeps, SubscriptionEventMap } from './subscription-types.js';
 import {
   EVENT_TYPES,
   TERMINAL_TYPES,
@@ -8,90 +10,12 @@ import {
   type ResultError,
   type StatusResponse,
   type StreamEvent,
-  type StreamEventOf,
   type SubscriptionResult,
   type SubscriptionState,
-  type Usage,
+  type ToolCall,
 } from './types.js';
 
-/** The part of the WHATWG EventSource interface used here: the browser's, or the `eventsource` package's. */
-export interface EventSourceLike {
-  readonly readyState: number;
-  onopen: ((ev: Event) => unknown) | null;
-  onerror: ((ev: Event) => unknown) | null;
-  addEventListener(type: string, listener: (ev: MessageEvent) => void): void;
-  close(): void;
-}
-export type EventSourceConstructor = new (url: string, init?: Record<string, unknown>) => EventSourceLike;
 const CLOSED = 2;
-
-/** Links and credentials of the session being followed; `token` and `eventsUrl` change when a token is minted. */
-export interface SessionLinks {
-  id: string;
-  eventsUrl: string;
-  statusUrl: string;
-  tokenUrl: string;
-  token?: string | undefined;
-  /** When `token` expires (ms since the epoch), if known. */
-  tokenExpiresAt?: number | undefined;
-}
-
-/** What a subscription needs from its client. */
-export interface SubscriptionDeps {
-  baseUrl: string;
-  EventSource(): Promise<EventSourceConstructor>;
-  /** Extra EventSource options (the `eventsource` package takes a `fetch`); browsers ignore them. */
-  eventSourceInit: Record<string, unknown>;
-  status(links: SessionLinks): Promise<StatusResponse>;
-  /** Present when the client holds an API key: mints a fresh subscribe token (`POST /v1/sessions/:id/token`). */
-  mintToken?: (links: SessionLinks) => Promise<MintedToken>;
-}
-
-/** What `POST /v1/sessions/:id/token` answers. */
-export interface MintedToken {
-  token: string;
-  tokenExpiresAt: number;
-  eventsUrl: string;
-}
-
-export interface SubscribeOptions {
-  /** Start after this event id (replay skips everything up to it). */
-  lastEventId?: string;
-  /** Reopens after a permanent failure (a non-200 answer, e.g. an edge draining) before giving up. Default 5. */
-  maxReopens?: number;
-  /** First backoff before a reopen; doubles per consecutive failure, capped at 5 s. Default 250 ms. */
-  reopenBaseMs?: number;
-  /**
-   * Longest time the EventSource may spend reconnecting by itself (network errors: it retries forever)
-   * before the subscription gives up. Default 60 s.
-   */
-  resumeTimeoutMs?: number;
-}
-
-export interface ConnectionNotice {
-  kind: 'open' | 'lost' | 'reopening' | 'dropped' | 'token_refreshed' | 'failed';
-  lastEventId: string | undefined;
-  /** open: true when an earlier connection of this subscription was open (this one resumes it). */
-  resumed?: boolean;
-  /** reopening: the consecutive attempt and the delay before it. token_refreshed: the new token's expiry. */
-  attempt?: number;
-  delayMs?: number;
-  tokenExpiresAt?: number;
-  message?: string;
-}
-
-export type SubscriptionEventMap = { [T in EventType]: StreamEventOf<T> } & {
-  /** Every event, in order, after the typed one. */
-  event: StreamEvent;
-  state: { state: SubscriptionState; previous: SubscriptionState };
-  connection: ConnectionNotice;
-};
-
-export interface ToolCall {
-  id?: string;
-  name?: string;
-  arguments: string;
-}
 
 const MAX_BACKOFF_MS = 5_000;
 
@@ -111,14 +35,9 @@ const MAX_BACKOFF_MS = 5_000;
 export class Subscription extends Emitter<SubscriptionEventMap> {
   readonly id: string;
   state: SubscriptionState = 'connecting';
-  /** The answer so far: deltas since the last `reset`. */
-  text = '';
-  /** `thinking` text so far (not part of the answer). */
-  thinking = '';
-  /** Tool calls by index, their `arguments` fragments joined. */
-  readonly toolCalls = new Map<number, ToolCall>();
+  /** What the events so far add up to: text, thinking, tool calls, gaps, usage. */
+  private readonly answer = new Answer();
   lastEventId: string | undefined;
-  readonly gaps: EventPayloads['gap'][] = [];
   /** Events received again with an id already seen (ignored); the server promises none. */
   duplicates = 0;
   /** Connections opened, the first included. */
@@ -133,7 +52,6 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
   private failures = 0;
   private resumeTimer: ReturnType<typeof setTimeout> | undefined;
   private reopenTimer: ReturnType<typeof setTimeout> | undefined;
-  private usage: Usage | undefined;
   private resolve!: (r: SubscriptionResult) => void;
   private readonly maxReopens: number;
   private readonly reopenBaseMs: number;
@@ -153,6 +71,25 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     this.result = new Promise((r) => (this.resolve = r));
     // Opened after the caller's synchronous `on(...)` calls, so no event can be missed.
     void this.connect(opts.lastEventId);
+  }
+
+  /** The answer so far: deltas since the last `reset`. */
+  get text(): string {
+    return this.answer.text;
+  }
+
+  /** `thinking` text so far (not part of the answer). */
+  get thinking(): string {
+    return this.answer.thinking;
+  }
+
+  /** Tool calls by index, their `arguments` fragments joined. */
+  get toolCalls(): ReadonlyMap<number, ToolCall> {
+    return this.answer.toolCalls;
+  }
+
+  get gaps(): readonly EventPayloads['gap'][] {
+    return this.answer.gaps;
   }
 
   /** The subscribe token in use (it changes when the subscription mints a fresh one). */
@@ -256,45 +193,12 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     this.failures = 0;
     if (this.state !== 'live') this.setState('live');
     const event = { ...(data as object), id, type } as StreamEvent;
-    this.apply(event);
+    this.answer.apply(event);
     this.emit(type, event as never);
     this.emit('event', event);
     if (event.type === 'done') this.finish({ status: 'done', finishReason: event.finishReason, ...(event.usage ? { usage: event.usage } : {}) });
     else if (event.type === 'error') this.finish({ status: 'error', error: { code: event.code, message: event.message, retryable: event.retryable, source: 'server' } });
     else if (event.type === 'cancelled') this.finish({ status: 'cancelled', cancelReason: event.reason });
-  }
-
-  private apply(e: StreamEvent): void {
-    switch (e.type) {
-      case 'delta':
-        this.text += e.text;
-        break;
-      case 'reset':
-        // A new attempt restarts the answer (README, Events): what came before it is discarded.
-        this.text = '';
-        this.thinking = '';
-        this.toolCalls.clear();
-        break;
-      case 'gap':
-        this.gaps.push({ requested: e.requested, resumedFrom: e.resumedFrom });
-        break;
-      case 'usage':
-        this.usage = { inputTokens: e.inputTokens, outputTokens: e.outputTokens, estimated: e.estimated };
-        break;
-      case 'thinking':
-        this.thinking += e.text;
-        break;
-      case 'tool_call': {
-        const call = this.toolCalls.get(e.index) ?? { arguments: '' };
-        if (e.id !== undefined) call.id = e.id;
-        if (e.name !== undefined) call.name = e.name;
-        call.arguments += e.arguments;
-        this.toolCalls.set(e.index, call);
-        break;
-      }
-      default:
-        break;
-    }
   }
 
   /** The EventSource gave up (a non-200 answer): find out why, then reopen, refresh the token, or stop. */
@@ -353,7 +257,7 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
   }
 
   private finishFromStatus(s: StatusResponse): void {
-    this.text = s.text;
+    this.answer.text = s.text;
     const usage = s.usage ? { usage: s.usage } : {};
     if (s.status === 'done') this.finish({ status: 'done', ...(s.finishReason ? { finishReason: s.finishReason } : {}), ...usage });
     else if (s.status === 'cancelled') this.finish({ status: 'cancelled', ...usage });
@@ -372,9 +276,9 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     this.closeSource();
     this.clearResumeTimer();
     this.clearReopenTimer();
-    const usage = r.usage ?? this.usage;
+    const usage = r.usage ?? this.answer.usage;
     this.setState(r.status);
-    this.resolve({ ...r, text: this.text, lastEventId: this.lastEventId, gaps: [...this.gaps], ...(usage ? { usage } : {}) });
+    this.resolve({ ...r, text: this.answer.text, lastEventId: this.lastEventId, gaps: [...this.answer.gaps], ...(usage ? { usage } : {}) });
   }
 
   private closeSource(): void {
@@ -397,24 +301,5 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     const previous = this.state;
     this.state = state;
     this.emit('state', { state, previous });
-  }
-}
-
-/** The fields the client relies on, checked so a corrupt frame is reported instead of printed as "undefined". */
-function validPayload(type: EventType, d: Record<string, unknown>): boolean {
-  switch (type) {
-    case 'delta':
-    case 'thinking':
-      return typeof d.text === 'string';
-    case 'reset':
-      return typeof d.attempt === 'number';
-    case 'gap':
-      return typeof d.requested === 'string' && typeof d.resumedFrom === 'string';
-    case 'error':
-      return typeof d.code === 'string' && typeof d.message === 'string';
-    case 'tool_call':
-      return typeof d.index === 'number' && typeof d.arguments === 'string';
-    default:
-      return true;
   }
 }
