@@ -66,6 +66,12 @@ export interface SubscribeOptions {
    * before the subscription gives up. Default 60 s.
    */
   resumeTimeoutMs?: number;
+  /**
+   * The answer and reasoning already received up to `lastEventId` (a page restoring a saved conversation):
+   * `text`, `thinking` and the result start from them, so they hold the whole answer, not only what follows.
+   */
+  text?: string;
+  thinking?: string;
 }
 
 export interface ConnectionNotice {
@@ -147,6 +153,8 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     super();
     this.id = links.id;
     this.lastEventId = opts.lastEventId;
+    this.text = opts.text ?? '';
+    this.thinking = opts.thinking ?? '';
     this.maxReopens = opts.maxReopens ?? 5;
     this.reopenBaseMs = opts.reopenBaseMs ?? 250;
     this.resumeTimeoutMs = opts.resumeTimeoutMs ?? 60_000;
