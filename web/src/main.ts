@@ -270,6 +270,8 @@ function init(): void {
   window.addEventListener('hashchange', route);
   if (parseFragment(location.hash).session === undefined) restore();
   route();
+  // A chat opens ready to type (the key field, when there is no key, was opened above and is next in order).
+  if (!viewerMode && ui.apiKey.value) ui.prompt.focus();
 }
 
 init();

@@ -1,5 +1,15 @@
 import DOMPurify from 'dompurify';
-import { marked } from 'marked';
+import { Marked } from 'marked';
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+/**
+ * HTML inside the model's Markdown is shown as the text it is, never parsed: an answer quoting markup reads
+ * as written, and even the sanitizer's inert parse never sees an `onerror` (Chromium reports that parse as a
+ * CSP violation). DOMPurify still cleans what Markdown itself produces (a `javascript:` link, say).
+ */
+const md = new Marked({ gfm: true, renderer: { html: ({ text }) => escapeHtml(text) } });
 
 /**
  * Renders a growing Markdown answer into `el` without re-creating what is already there: the new HTML
@@ -9,7 +19,7 @@ import { marked } from 'marked';
  * arrives in pieces turns into a code block once its first backticks are complete.
  */
 export function renderMarkdown(el: HTMLElement, text: string): void {
-  const html = DOMPurify.sanitize(marked.parse(text, { async: false, gfm: true }));
+  const html = DOMPurify.sanitize(md.parse(text, { async: false }));
   const tpl = document.createElement('template');
   tpl.innerHTML = html;
   // Whitespace between blocks is layout noise (and would pad the answer's text).
