@@ -174,6 +174,25 @@ describe('the chat page in a real Chromium', () => {
     await d.close();
   }, 60_000);
 
+  it('a message sent while the edge is down is kept and sent by itself once the edge is back', async () => {
+    const d = await chat();
+    const edge = c.edges[0]!;
+    await edge.kill('SIGKILL');
+    const prompt = 'sent into an outage';
+    await d.ask({ prompt, maxTokens: 10, intervalMs: 5 });
+    await d.waitState('offline');
+    expect(await d.page.locator('#offline-text').textContent()).toMatch(/^Cannot reach the server: your message is kept\. Trying again in \d+ s \(attempt 1\)\.$/);
+    // The question stays on screen while it waits.
+    expect((await turns(d)).map((t) => [t.prompt, t.status])).toEqual([[prompt, 'sending']]);
+    await d.waitFor(() => Number(document.getElementById('offline')?.dataset.attempt ?? 0) >= 2, undefined);
+    await edge.start();
+    await d.waitState('done', 60_000);
+    expect(await d.answer()).toBe(tokensFor(prompt, 0, 10).join(''));
+    expect(await d.page.locator('#offline').isVisible()).toBe(false);
+    expect(d.unexpectedConsole(/net::ERR_CONNECTION_REFUSED @ .*\/v1\/(sessions|models)$/)).toEqual([]);
+    await d.close();
+  }, 90_000);
+
   it('the edge is down for 90 s mid-answer: the page counts down, retries with backoff (and on Retry), and finishes by itself once the edge is back', async () => {
     const d = await chat();
     const prompt = 'outlast a long outage';
