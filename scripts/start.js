@@ -4,7 +4,7 @@
 // so does any of them exiting, whatever killed it (scripts/lib/children.js).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiKeyEntry, newApiKey } from '../packages/shared/dist/index.js';
 import { run, stop } from './lib/children.js';
@@ -94,7 +94,7 @@ function greet(ports, redisUrl) {
     ? `
   ┌ DEVELOPMENT API KEY ──────────────────────────────────────────────────────────────────────────
   │ ${creds.key}
-  │ Made for this checkout and kept in .data/dev-credentials.json (delete it for a new one). Every
+  │ Made for this checkout and kept in ${relative(root, `${dataDir}/dev-credentials.json`)} (delete it for a new one). Every
   │ API call needs it: Authorization: Bearer <key>. Open the demo page already holding it:
   │   http://127.0.0.1:${port}/#key=${creds.key}
   │ Never use it in production: there, configure TOKEN_SECRET and API_KEYS (docs/security.md).
