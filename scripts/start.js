@@ -1,82 +1,19 @@
 #!/usr/bin/env node
 // Starts the whole system on one machine: redis-server (unless REDIS_URL is set), the mock model, ingest
-// and edge, each as its own process. Ctrl-C stops them all, edge first so clients are told before Redis goes.
+// and edge, each as its own process. Ctrl-C stops them all, edge first so clients are told before Redis goes;
+// so does any of them exiting, whatever killed it (scripts/lib/children.js).
 import { randomBytes } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiKeyEntry, newApiKey } from '../packages/shared/dist/index.js';
+import { run, stop } from './lib/children.js';
+import { freePort, portFree, waitForPort, waitReady } from './lib/net.js';
+import { startRedis } from './lib/redis.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const children = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function run(name, cmd, args, env = {}) {
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
-  }
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`[start] ${name} exited (${signal ?? code}); stopping everything`);
-      stop(1);
-    }
-  });
-  children.push({ name, child });
-  return child;
-}
-
-/** Whether nothing listens on 127.0.0.1:port (the edge's default HOST). */
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-async function waitForPort(port, timeoutMs = 15_000) {
-  const { connect } = await import('node:net');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on port ${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-let stopping = false;
-async function stop(code = 0) {
-  if (stopping) return;
-  stopping = true;
-  for (const { child } of [...children].reverse()) {
-    if (child.exitCode !== null) continue;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  process.exit(code);
-}
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
+// Redis data and development credentials; RELAYCAST_DATA_DIR gives a second launcher (or a test) its own.
+const dataDir = resolve(root, process.env.RELAYCAST_DATA_DIR ?? '.data');
 
 /**
  * The edge's credentials. Configured ones (TOKEN_SECRET, API_KEYS or API_KEYS_FILE) are used as they are;
@@ -93,7 +30,7 @@ function credentials() {
     console.error(`NODE_ENV=production: ${missing} must be configured (docs/security.md); refusing to start.`);
     process.exit(2);
   }
-  const file = `${root}.data/dev-credentials.json`;
+  const file = `${dataDir}/dev-credentials.json`;
   let saved = {};
   if (existsSync(file)) {
     try {
@@ -104,7 +41,7 @@ function credentials() {
   }
   const dev = { tokenSecret: saved.tokenSecret ?? randomBytes(32).toString('base64url'), apiKey: saved.apiKey ?? newApiKey() };
   if (dev.tokenSecret !== saved.tokenSecret || dev.apiKey !== saved.apiKey) {
-    mkdirSync(`${root}.data`, { recursive: true });
+    mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, JSON.stringify(dev, null, 2) + '\n', { mode: 0o600 });
   }
   return {
@@ -114,55 +51,58 @@ function credentials() {
 }
 const creds = credentials();
 
-// Checked before anything starts: with the port taken (another npm start, say), waitForPort below would find
-// that other server and this script would print its own key and URL for it while its edge failed to listen.
-const port = Number(process.env.PORT ?? 8080);
-if (!(await portFree(port))) {
-  console.error(`Port ${port} is already in use (another npm start?). Stop that, or pick another port: PORT=${port + 1} npm start`);
+/**
+ * The ports this launcher will use. One given in the environment is checked before anything starts (a
+ * clash would otherwise surface as a child's stack trace, or as this script greeting another server);
+ * one not given is picked free. The edge keeps its documented 8080 when that is free.
+ */
+async function ports() {
+  const told = { PORT: process.env.PORT, METRICS_PORT: process.env.METRICS_PORT, MOCK_PORT: process.env.MOCK_PORT };
+  for (const [name, value] of Object.entries(told)) {
+    if (value === undefined || value === '' || value === '0') continue;
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) fatal(`${name}=${value} is not a port number.`);
+    if (!(await portFree(port))) fatal(`Port ${port} (${name}) is already in use (another npm start?). Stop that, or leave ${name} unset and a free port is picked.`);
+  }
+  const pick = async (value) => (value && value !== '0' ? Number(value) : freePort());
+  const edge = told.PORT ? Number(told.PORT) : (await portFree(8080)) ? 8080 : await freePort();
+  return { edge, metrics: await pick(told.METRICS_PORT), mock: await pick(told.MOCK_PORT) };
+}
+
+function fatal(message) {
+  console.error(message);
   process.exit(1);
 }
 
-let redisUrl = process.env.REDIS_URL;
-if (!redisUrl) {
-  if (spawnSync('redis-server', ['--version']).status !== 0) {
-    console.error(`Relaycast needs Redis 7 or newer, and no redis-server was found on PATH.
-Either install it:
-  Debian/Ubuntu:  sudo apt-get install -y redis-server
-  macOS:          brew install redis
-  Docker:         docker run -p 6379:6379 redis:7-alpine
-or point Relaycast at a running server:
-  REDIS_URL=redis://127.0.0.1:6379 npm start`);
-    process.exit(1);
-  }
-  const port = await freePort();
-  const dir = `${root}.data/redis`;
-  mkdirSync(dir, { recursive: true });
-  run('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '']);
-  await waitForPort(port);
-  redisUrl = `redis://127.0.0.1:${port}`;
+async function main() {
+  const port = await ports();
+  const redisUrl = process.env.REDIS_URL ?? (await startRedis(dataDir));
+  const mock = run('mock-model', process.execPath, ['services/mock-model/dist/main.js'], { cwd: root, env: { MOCK_PORT: String(port.mock) } });
+  await waitForPort(port.mock, mock.alive);
+  const env = { REDIS_URL: redisUrl, MOCK_MODEL_URL: process.env.MOCK_MODEL_URL ?? `http://127.0.0.1:${port.mock}` };
+  const ingest = run('ingest', process.execPath, ['services/ingest/dist/main.js'], { cwd: root, env: { ...env, METRICS_PORT: String(port.metrics) } });
+  const edge = run('edge', process.execPath, ['services/edge/dist/main.js'], { cwd: root, env: { ...env, ...creds.env, PORT: String(port.edge) } });
+  // "Up" means both take work: the edge answers /readyz (Redis reachable) and ingest's worker is running.
+  await Promise.all([waitReady(`http://127.0.0.1:${port.edge}/readyz`, edge.alive), waitReady(`http://127.0.0.1:${port.metrics}/readyz`, ingest.alive)]);
+  greet(port, redisUrl);
 }
 
-const mockPort = Number(process.env.MOCK_PORT ?? (await freePort()));
-run('mock-model', process.execPath, ['services/mock-model/dist/main.js'], { MOCK_PORT: String(mockPort) });
-await waitForPort(mockPort);
-const env = { REDIS_URL: redisUrl, MOCK_MODEL_URL: process.env.MOCK_MODEL_URL ?? `http://127.0.0.1:${mockPort}` };
-run('ingest', process.execPath, ['services/ingest/dist/main.js'], env);
-run('edge', process.execPath, ['services/edge/dist/main.js'], { ...env, ...creds.env, PORT: String(port) });
-await waitForPort(port);
-const key = creds.key ?? '<your API key>';
-const notice = creds.key
-  ? `
+function greet(ports, redisUrl) {
+  const port = ports.edge;
+  const key = creds.key ?? '<your API key>';
+  const notice = creds.key
+    ? `
   ┌ DEVELOPMENT API KEY ──────────────────────────────────────────────────────────────────────────
   │ ${creds.key}
-  │ Made for this checkout and kept in .data/dev-credentials.json (delete it for a new one). Every
+  │ Made for this checkout and kept in ${relative(root, `${dataDir}/dev-credentials.json`)} (delete it for a new one). Every
   │ API call needs it: Authorization: Bearer <key>. Open the demo page already holding it:
   │   http://127.0.0.1:${port}/#key=${creds.key}
   │ Never use it in production: there, configure TOKEN_SECRET and API_KEYS (docs/security.md).
   └───────────────────────────────────────────────────────────────────────────────────────────────
 `
-  : '\n  Using the configured API_KEYS and TOKEN_SECRET.\n';
-console.log(`
-Relaycast is up: http://127.0.0.1:${port}   (Redis: ${redisUrl})
+    : '\n  Using the configured API_KEYS and TOKEN_SECRET.\n';
+  console.log(`
+Relaycast is up: http://127.0.0.1:${port}   (Redis: ${redisUrl}; ingest metrics: http://127.0.0.1:${ports.metrics}/metrics)
 ${notice}
 Or from a terminal: RELAYCAST_URL=http://127.0.0.1:${port} RELAYCAST_API_KEY=${key} npx relaycast ask "hello"
 Try it:
@@ -171,4 +111,12 @@ Try it:
   curl -N 'http://127.0.0.1:${port}<eventsUrl from the answer>'
   curl -s -H 'authorization: Bearer ${key}' http://127.0.0.1:${port}/v1/models   # one mock model per wire format: add "model": "mock-anthropic", …
 Ctrl-C stops everything.
-`);
+  `);
+}
+
+try {
+  await main();
+} catch (e) {
+  console.error(`[start] ${e.message}; stopping everything`);
+  await stop(1);
+}

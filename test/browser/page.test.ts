@@ -35,7 +35,14 @@ describe('the demo page in a real Chromium', () => {
   const status = async (id: string) => (await (await fetch(`${base}/v1/sessions/${id}`, { headers: c.auth })).json()) as Status;
   const contiguous = (ids: number[]) => ids.map((_, i) => i + 1);
   /** The page as `npm start` prints it: holding the API key from the fragment. */
-  const chat = () => DemoPage.open(b, `${base}/#key=${c.apiKey}`);
+  const chat = async () => {
+    const d = await DemoPage.open(b, `${base}/#key=${c.apiKey}`);
+    // The tabs share one profile, so a conversation another test saved would be restored (and sent as history).
+    await d.page.getByRole('button', { name: 'New chat' }).click();
+    return d;
+  };
+  /** How the newest answer ended, as the line under it says. */
+  const outcome = (d: DemoPage) => d.page.locator('#conversation li.turn').last().locator('.outcome').textContent();
   const tokenOfLink = (link: string) => new URLSearchParams(new URL(link).hash.slice(1)).get('token');
   /** What Chromium logs for a request answered with an error status (it names the URL). */
   const refused = (code: number, path: string) => new RegExp(`status of ${code} .* @ ${base.replace(/\./g, '\\.')}${path}([?#].*)?$`);
@@ -56,7 +63,7 @@ describe('the demo page in a real Chromium', () => {
     expect(st.status).toBe('done');
     expect(await d.answer()).toBe(st.text);
     expect(st.text).toBe(tokensFor(prompt, 0, 80).join(''));
-    expect(await d.notices()).toContain('Done (length, 80 tokens)');
+    expect(await outcome(d)).toBe('Stopped: reached the token limit. 80 tokens.');
     const ids = await d.loggedIds();
     expect(ids).toEqual(contiguous(ids));
     expect(ids.at(-1)).toBe(Number(st.lastEventId));
@@ -100,6 +107,7 @@ describe('the demo page in a real Chromium', () => {
 
   it('an API key from #key= fills the password field, is remembered, leaves the address bar, and is sent as Bearer', async () => {
     const d = await DemoPage.open(b, `${base}/#key=${c.apiKey}`);
+    await d.page.getByRole('button', { name: 'New chat' }).click();
     const field = d.page.getByLabel('API key', { exact: true });
     expect(await field.getAttribute('type')).toBe('password');
     expect(await field.inputValue()).toBe(c.apiKey);
@@ -183,7 +191,10 @@ describe('the demo page in a real Chromium', () => {
     expect(st.thinking.length).toBeGreaterThan(0);
     expect(await v.page.locator('#thinking-panel').isVisible()).toBe(true);
     expect(await v.page.locator('#thinking').textContent()).toBe(st.thinking);
-    expect(await v.answer()).toBe(st.text);
+    // The answer is Markdown: "**21**" is shown bold, without its asterisks.
+    expect(st.text).toContain('**21**');
+    expect(await v.answer()).toBe(st.text.replace(/\*\*/g, ''));
+    expect(await v.page.locator('#answer strong').textContent()).toBe('21');
     expect(st.text).not.toContain(st.thinking);
     expect(await v.cspViolations()).toEqual([]);
     expect(v.unexpectedConsole()).toEqual([]);
@@ -250,7 +261,7 @@ describe('the demo page in a real Chromium', () => {
     await d.waitWords(2);
     await d.page.getByRole('button', { name: 'Stop' }).click();
     await d.waitState('cancelled');
-    expect(await d.notices()).toContain('Stopped: the generation was cancelled (client_request)');
+    expect(await outcome(d)).toBe('Stopped: you stopped it.');
     expect(await d.page.getByRole('button', { name: 'Stop' }).isDisabled()).toBe(true);
     const st = await status(await d.sessionId());
     expect(st.status).toBe('cancelled');
@@ -266,7 +277,7 @@ describe('the demo page in a real Chromium', () => {
     const st = await status(await d.sessionId());
     expect(st.status).toBe('error');
     const alert = d.page.getByRole('alert');
-    expect(await alert.textContent()).toBe(`Error ${st.error!.code}: ${st.error!.message}`);
+    expect(await alert.textContent()).toBe(`The model failed: ${st.error!.message} (${st.error!.code})`);
     expect(await alert.isVisible()).toBe(true);
     expect(await d.answer()).toBe(st.text);
     expect(d.unexpectedConsole()).toEqual([]);
@@ -389,7 +400,8 @@ describe('the demo page in a real Chromium', () => {
       expect(resumed[0]!.url.searchParams.has('lastEventId')).toBe(false);
       expect(Number(resumed[0]!.lastEventId)).toBeGreaterThanOrEqual(seenBeforeKill);
       expect(seenBeforeKill).toBeGreaterThan(0);
-      expect(await d.page.locator('#stat-connections').textContent()).toBe('1');
+      // The first connection and the browser's own resume after the restart.
+      expect(await d.page.locator('#stat-connections').textContent()).toBe('2');
       expect(await d.cspViolations()).toEqual([]);
       // While the edge was down, the browser's reconnects failed; nothing else was reported.
       expect(d.unexpectedConsole(/net::ERR_CONNECTION_REFUSED @ .*\/v1\/sessions\/[\w-]+\/events\?token=/, /net::ERR_(EMPTY_RESPONSE|CONNECTION_RESET|INCOMPLETE_CHUNKED_ENCODING) @ .*\/events\?token=/)).toEqual([]);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { STATE_WORDS, type PageState } from '../../web/src/states.js';
 
 /** Debian's Chromium (GUIDE.md: never download a browser). .ci/run installs the package when it is missing. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -110,8 +111,9 @@ export class DemoPage {
   /** The state label a person reads, awaited until it says `state`. */
   async waitState(state: string, timeoutMs = 30_000): Promise<void> {
     await this.page.waitForFunction((s) => document.getElementById('state')?.dataset.state === s, state, { timeout: timeoutMs });
-    // What is shown must agree with the attribute.
-    if ((await this.page.locator('#state-label').textContent()) !== state) throw new Error(`state label does not read ${state}`);
+    // What is shown must agree with the attribute: the plain words for that state.
+    const words = STATE_WORDS[state as PageState];
+    if ((await this.page.locator('#state-label').textContent()) !== words) throw new Error(`state label does not read ${words} (${state})`);
   }
 
   /** Waits for a condition in the page. A function, never a string: the page's CSP forbids eval. */

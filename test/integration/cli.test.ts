@@ -154,6 +154,8 @@ describe('relaycast CLI as a child process against real processes', () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     const unreachable = await relaycast(['ask', 'anyone there', '--url', closed, '--key', c.apiKey]);
     expect(unreachable.code).toBe(4);
+    // Names the address tried and both ways to change it, not just Node's "fetch failed".
+    expect(unreachable.stderr).toContain(`relaycast: cannot reach ${closed}; set RELAYCAST_URL or --url`);
     // Ids are base64url: one may begin with "-" and must still be taken as the id, not as a flag.
     for (const id of ['AAAAAAAAAAAAAAAAAAAAAA', '-AAAAAAAAAAAAAAAAAAAAA', '--AAAAAAAAAAAAAAAAAAAA']) {
       const missing = await relaycast(['watch', id, '--url', url, '--key', c.apiKey]);

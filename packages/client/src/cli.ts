@@ -88,9 +88,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     return EXIT.done;
   }
   const log = v.quiet ? () => undefined : (s: string) => io.stderr.write(`relaycast: ${s}\n`);
+  const baseUrl = v.url ?? io.env.RELAYCAST_URL ?? 'http://127.0.0.1:8080';
   try {
     const rc = new RelaycastClient({
-      baseUrl: v.url ?? io.env.RELAYCAST_URL ?? 'http://127.0.0.1:8080',
+      baseUrl,
       ...((v.key ?? io.env.RELAYCAST_API_KEY) ? { apiKey: (v.key ?? io.env.RELAYCAST_API_KEY)! } : {}),
     });
     if (command === 'ask') {
@@ -106,9 +107,14 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'missing command');
   } catch (e) {
     if (e instanceof UsageError) return usage(io, e.message);
-    if (e instanceof RelaycastHttpError || e instanceof RelaycastNetworkError) {
-      log(`${e instanceof RelaycastHttpError ? `${e.status} ${e.code}: ` : ''}${e.message}`);
-      if (e instanceof RelaycastHttpError && e.status === 401) log(KEY_HINT);
+    // Node's fetch says only "fetch failed" when nothing listens: name the address and how to change it.
+    if (e instanceof RelaycastNetworkError) {
+      log(`cannot reach ${baseUrl}; set RELAYCAST_URL or --url (${e.message})`);
+      return EXIT.unavailable;
+    }
+    if (e instanceof RelaycastHttpError) {
+      log(`${e.status} ${e.code}: ${e.message}`);
+      if (e.status === 401) log(KEY_HINT);
       return EXIT.unavailable;
     }
     throw e;

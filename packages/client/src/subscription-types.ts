@@ -51,6 +51,12 @@ export interface SubscribeOptions {
    * before the subscription gives up. Default 60 s.
    */
   resumeTimeoutMs?: number;
+  /**
+   * The answer and reasoning already received up to `lastEventId` (a page restoring a saved conversation):
+   * `text`, `thinking` and the result start from them, so they hold the whole answer, not only what follows.
+   */
+  text?: string;
+  thinking?: string;
 }
 
 export interface ConnectionNotice {

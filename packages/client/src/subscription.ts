@@ -65,6 +65,8 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     super();
     this.id = links.id;
     this.lastEventId = opts.lastEventId;
+    this.answer.text = opts.text ?? '';
+    this.answer.thinking = opts.thinking ?? '';
     this.maxReopens = opts.maxReopens ?? 5;
     this.reopenBaseMs = opts.reopenBaseMs ?? 250;
     this.resumeTimeoutMs = opts.resumeTimeoutMs ?? 60_000;
