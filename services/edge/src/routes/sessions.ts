@@ -221,8 +221,9 @@ export function statusHandler(d: SessionsDeps) {
         else if (e.type === 'tool_call') {
           let call = toolCalls.find((c) => c.index === e.index);
           if (!call) toolCalls.push((call = { index: e.index, arguments: '' }));
-          if (e.id !== undefined) call.id = e.id;
-          if (e.name !== undefined) call.name = e.name;
+          // Keep the first non-empty id and name: continuation pieces may carry "" (OpenAI-format servers).
+          if (e.id && !call.id) call.id = e.id;
+          if (e.name && !call.name) call.name = e.name;
           call.arguments += e.arguments;
         } else if (e.type === 'reset') {
           text = '';
