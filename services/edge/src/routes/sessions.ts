@@ -22,6 +22,8 @@ const mockSchema = z.strictObject({
   firstTokenMs: z.number().int().min(0).max(600_000).optional(),
   fault: z.string().max(64).optional(),
   transcript: z.string().max(128).optional(),
+  // What the mock's generated stream holds besides text (services/mock-model/src/plan.ts).
+  shape: z.strictObject({ reasoning: z.number().int().min(0).max(8).optional(), blocks: z.number().int().min(1).max(8).optional(), tools: z.number().int().min(0).max(8).optional(), noise: z.boolean().optional() }).optional(),
 });
 
 /**
