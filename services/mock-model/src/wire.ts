@@ -68,6 +68,18 @@ export function controls(body: Record<string, any>): MockControls {
 
 export const intOr = (v: unknown, fallback?: number): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : fallback);
 
+/** The request's fault, or why its mock controls are invalid. */
+function checkControls(mock: MockControls): { fault: Fault | undefined } | string {
+  const badShape = shapeError(mock.shape);
+  if (badShape) return badShape;
+  try {
+    return { fault: parseFault(mock.fault) };
+  } catch (e) {
+    if (e instanceof FaultSyntaxError) return e.message;
+    throw e;
+  }
+}
+
 /**
  * Serves one streaming request in `format`: deterministic text from prompt and seed, timing and faults
  * from the `mock` controls. A fault at step n (a token, or a tool-call piece) happens right after it; at
@@ -78,15 +90,9 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return sendJson(res, 400, format.httpError(400, 'body must be a JSON object'));
   const r = format.parse(raw as Record<string, any>);
   if (typeof r === 'string') return sendJson(res, 400, format.httpError(400, r));
-  const badShape = shapeError(r.mock.shape);
-  if (badShape) return sendJson(res, 400, format.httpError(400, badShape));
-  let fault: Fault | undefined;
-  try {
-    fault = parseFault(r.mock.fault);
-  } catch (e) {
-    if (e instanceof FaultSyntaxError) return sendJson(res, 400, format.httpError(400, e.message));
-    throw e;
-  }
+  const checked = checkControls(r.mock);
+  if (typeof checked === 'string') return sendJson(res, 400, format.httpError(400, checked));
+  const fault = checked.fault;
   if (r.mock.transcript !== undefined) return replay(r.mock.transcript, r.mock.intervalMs ?? 0, res);
   if (fault?.kind === 'status') return sendJson(res, fault.code, format.httpError(fault.code, `mock fault status ${fault.code}`), fault.code === 429 ? { 'retry-after': '1' } : {});
 
