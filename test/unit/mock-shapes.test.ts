@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderName } from '@relaycast/shared';
 import { mockExpectation, startMockModel, type MockModel, type MockShape } from '../../services/mock-model/src/index.js';
@@ -20,9 +21,11 @@ const FORMATS: [ProviderName, string, (m: Record<string, unknown>) => Record<str
   ['ollama', '/api/chat', (mock) => ({ messages, options: { num_predict: 4, seed: 2 }, mock })],
 ];
 const SHAPES: MockShape[] = [{ tools: 2, reasoning: 2, blocks: 2, noise: true }, { tools: 1 }, { reasoning: 3 }];
+// One connection per request (`reset`): the split tests keep the event loop busy past the mock's keep-alive
+// timeout, and a request on a socket the server is closing at that moment would be reset.
 const fetchBody = async (path: string, body: Record<string, unknown>) => {
-  const res = await fetch(`${mock.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+  const res = await request(`${mock.url}${path}`, { method: 'POST', reset: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.statusCode, bytes: Buffer.from(await res.body.arrayBuffer()) };
 };
 
 describe.each(FORMATS)('%s: generated shapes decode to the planned answer', (provider, path, body) => {

@@ -99,6 +99,11 @@ describe('quirks in detail', () => {
     expect(got.slice(0, 3)).toEqual([tool(0, '{', 'a', 'f'), tool(0, '}'), tool(0, ' ')]);
   });
 
+  it('OpenAI chat: a new id on an index already used is a new call (servers that number every call 0)', () => {
+    const got = decodeChunks(route('openai'), frames(chat({ tool_calls: [{ index: 0, id: 'a', function: { name: 'f', arguments: '{}' } }] }), chat({ tool_calls: [{ index: 0, id: 'b', function: { name: 'g', arguments: '{' } }] }), chat({ tool_calls: [{ index: 0, function: { arguments: '}' } }] }), chat({}, 'tool_calls'), 'data: [DONE]\n\n'));
+    expect(reassemble(got)).toEqual([{ index: 0, id: 'a', name: 'f', arguments: '{}' }, { index: 1, id: 'b', name: 'g', arguments: '{}' }]);
+  });
+
   it('OpenAI chat: reasoning_content wins over reasoning when a server sends both (no doubled thinking)', () => {
     const got = decodeChunks(route('openai'), frames(chat({ reasoning_content: 'x', reasoning: 'x' }), chat({}, 'stop'), 'data: [DONE]\n\n'));
     expect(got.filter((e) => e.type === 'thinking')).toEqual([th('x')]);

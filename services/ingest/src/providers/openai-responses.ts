@@ -20,6 +20,13 @@ export const openaiResponses: Provider = {
 
 const INCOMPLETE: Record<string, string> = { max_output_tokens: 'length', content_filter: 'content_filter' };
 
+/** FNV-1a over UTF-16 code units, continued from `h`: hashing a + b equals hashing b after a. */
+function fnv(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+const NOTHING = { length: 0, hash: 0x811c9dc5 };
+
 /** What a part's text is: answer, reasoning, or the arguments of tool call `call`. */
 type Kind = 'delta' | 'thinking' | { call: number };
 
@@ -27,8 +34,11 @@ class ResponsesDecoder extends BaseDecoder {
   private lastSeq = -1;
   /** Output item id -> tool call index (the order function calls appeared in). */
   private readonly tools = new Map<string, number>();
-  /** Text streamed so far per part (`<item>/<t|f|s|r|a><index>`), to complete it from its `.done` event. */
-  private readonly streamed = new Map<string, string>();
+  /**
+   * Per part (`<item>/<t|f|s|r|a><index>`): length and hash of the text streamed so far, enough to tell
+   * whether its `.done` text continues it, in constant memory per part.
+   */
+  private readonly streamed = new Map<string, { length: number; hash: number }>();
 
   protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     const ev = parseJson(m.data);
@@ -85,7 +95,8 @@ class ResponsesDecoder extends BaseDecoder {
 
   private piece(out: RelaycastEvent[], key: string, kind: Kind, text: unknown): void {
     if (typeof text !== 'string' || text.length === 0) return;
-    this.streamed.set(key, (this.streamed.get(key) ?? '') + text);
+    const got = this.streamed.get(key) ?? NOTHING;
+    this.streamed.set(key, { length: got.length + text.length, hash: fnv(got.hash, text) });
     if (kind === 'thinking') this.thinkingPart(out, key, text);
     else if (kind === 'delta') this.text(out, 'delta', text);
     else this.toolCall(out, kind.call, undefined, undefined, text);
@@ -94,9 +105,9 @@ class ResponsesDecoder extends BaseDecoder {
   /** A part's whole text: what the deltas did not bring is sent now (all of it, when there were none). */
   private partDone(out: RelaycastEvent[], key: string, kind: Kind, full: unknown): void {
     if (typeof full !== 'string') return;
-    const got = this.streamed.get(key) ?? '';
+    const got = this.streamed.get(key) ?? NOTHING;
     // Text that does not continue what was streamed cannot replace it: the deltas stand.
-    if (full.length > got.length && full.startsWith(got)) this.piece(out, key, kind, full.slice(got.length));
+    if (full.length > got.length && fnv(NOTHING.hash, full.slice(0, got.length)) === got.hash) this.piece(out, key, kind, full.slice(got.length));
   }
 
   private callOf(item: string): number {

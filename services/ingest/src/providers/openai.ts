@@ -18,8 +18,10 @@ export const openai: Provider = {
 };
 
 class OpenAIChatDecoder extends BaseDecoder {
-  /** `i<index>` or `id:<id>` of a provider's tool call -> Relaycast's index (the order calls appeared in). */
-  private readonly calls = new Map<string, number>();
+  /** A provider's tool call (by its id, by its index) -> Relaycast's index (the order calls appeared in). */
+  private readonly byId = new Map<string, number>();
+  private readonly byIndex = new Map<number, number>();
+  private readonly idOf = new Map<number, string>();
   private lastCall: number | undefined;
   private count = 0;
 
@@ -46,19 +48,26 @@ class OpenAIChatDecoder extends BaseDecoder {
   }
 
   /**
-   * Which call a piece belongs to: by `index` when it has one; Mistral and some local servers send whole
-   * calls without `index`, so by `id` then (two such calls in one chunk stay two); a piece with neither
-   * continues the last call.
+   * Which call a piece belongs to: a known `id` is that call; else by `index`, unless the piece brings a new
+   * id to an index whose call already has one (servers that number every call 0); Mistral and some local
+   * servers send whole calls without `index`, so a new id is a new call; a piece with neither continues
+   * the last call.
    */
   private callIndex(t: any): number {
     const index = num(t?.index);
-    const id = typeof t?.id === 'string' && t.id !== '' ? `id:${t.id}` : undefined;
-    const key = index !== undefined ? `i${index}` : id;
-    if (key === undefined) return (this.lastCall ??= this.next());
-    let n = this.calls.get(key) ?? (id !== undefined ? this.calls.get(id) : undefined);
-    if (n === undefined) n = this.next();
-    this.calls.set(key, n);
-    if (id !== undefined) this.calls.set(id, n);
+    const id = typeof t?.id === 'string' && t.id !== '' ? t.id : undefined;
+    let n = id !== undefined ? this.byId.get(id) : undefined;
+    if (n === undefined && index !== undefined) {
+      n = this.byIndex.get(index);
+      if (n !== undefined && id !== undefined && this.idOf.has(n)) n = undefined;
+    }
+    if (n === undefined && index === undefined && id === undefined) n = this.lastCall;
+    n ??= this.next();
+    if (index !== undefined) this.byIndex.set(index, n);
+    if (id !== undefined && !this.idOf.has(n)) {
+      this.byId.set(id, n);
+      this.idOf.set(n, id);
+    }
     return (this.lastCall = n);
   }
 
