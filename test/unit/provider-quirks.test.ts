@@ -116,6 +116,22 @@ describe('quirks in detail', () => {
     expect(other.filter((e) => e.type === 'delta')).toEqual([d('XX')]);
   });
 
+  it('Responses: events that carry only item_id or only output_index are one item; the final output is matched by id', () => {
+    const item = { id: 'msg_1', type: 'message', content: [{ type: 'output_text', text: 'Hello' }] };
+    const got = decodeChunks(
+      route('openai-responses'),
+      frames(
+        responses('response.output_item.added', { output_index: 1, item: { id: 'msg_1', type: 'message', content: [] } }),
+        responses('response.output_text.delta', { output_index: 1, content_index: 0, delta: 'Hel' }),
+        responses('response.output_text.delta', { item_id: 'msg_1', content_index: 0, delta: 'lo' }),
+        responses('response.output_item.done', { item_id: 'msg_1', item }),
+        // The final output leaves the reasoning item out: the message sits at position 0, not 1.
+        responses('response.completed', { response: { output: [item] } }),
+      ),
+    );
+    expect(got.filter((e) => e.type === 'delta')).toEqual([d('Hel'), d('lo')]);
+  });
+
   it('Responses: a server that sends only response.completed still gives its text, reasoning and calls', () => {
     const output = [
       { id: 'r', type: 'reasoning', summary: [{ type: 'summary_text', text: 'a' }, { type: 'summary_text', text: 'b' }] },

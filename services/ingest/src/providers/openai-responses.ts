@@ -32,10 +32,12 @@ type Kind = 'delta' | 'thinking' | { call: number };
 
 class ResponsesDecoder extends BaseDecoder {
   private lastSeq = -1;
-  /** Output item id -> tool call index (the order function calls appeared in). */
+  /** Output item id -> its key (see keyOf). */
+  private readonly aliases = new Map<string, string>();
+  /** Output item key -> tool call index (the order function calls appeared in). */
   private readonly tools = new Map<string, number>();
   /**
-   * Per part (`<item>/<t|f|s|r|a><index>`): length and hash of the text streamed so far, enough to tell
+   * Per part (`<item key>/<t|f|s|r|a><index>`): length and hash of the text streamed so far, enough to tell
    * whether its `.done` text continues it, in constant memory per part.
    */
   private readonly streamed = new Map<string, { length: number; hash: number }>();
@@ -48,7 +50,7 @@ class ResponsesDecoder extends BaseDecoder {
       if (seq <= this.lastSeq) return;
       this.lastSeq = seq;
     }
-    const item = String(ev.item_id ?? `o${ev.output_index}`);
+    const item = this.keyOf(ev.item_id ?? ev.item?.id, ev.output_index);
     switch (ev.type ?? m.event) {
       case 'response.output_text.delta':
         return this.piece(out, `${item}/t${num(ev.content_index) ?? 0}`, 'delta', ev.delta);
@@ -110,6 +112,21 @@ class ResponsesDecoder extends BaseDecoder {
     if (full.length > got.length && fnv(NOTHING.hash, full.slice(0, got.length)) === got.hash) this.piece(out, key, kind, full.slice(got.length));
   }
 
+  /**
+   * One key per output item, whichever of `item_id` and `output_index` an event carries (compatible servers
+   * omit one or the other): an id seen with an index is known by that index from then on, so the final
+   * response's items (whose positions may differ) are matched by id.
+   */
+  private keyOf(itemId: unknown, outputIndex: unknown): string {
+    const id = typeof itemId === 'string' && itemId ? itemId : undefined;
+    const known = id !== undefined ? this.aliases.get(id) : undefined;
+    if (known) return known;
+    const index = num(outputIndex);
+    const key = index !== undefined ? `o${index}` : `i${id}`;
+    if (id !== undefined && index !== undefined) this.aliases.set(id, key);
+    return key;
+  }
+
   private callOf(item: string): number {
     const index = this.tools.get(item);
     if (index === undefined) throw new UpstreamError('upstream_protocol', 'function call arguments for an item that was never added');
@@ -117,7 +134,7 @@ class ResponsesDecoder extends BaseDecoder {
   }
 
   private addCall(out: RelaycastEvent[], item: any, outputIndex: unknown): number {
-    const id = String(item.id ?? `o${outputIndex}`);
+    const id = this.keyOf(item.id, outputIndex);
     const index = this.tools.size;
     this.tools.set(id, index);
     this.toolCall(out, index, item.call_id, item.name, '');
@@ -128,7 +145,7 @@ class ResponsesDecoder extends BaseDecoder {
   /** A finished output item (or one in the final response): whatever of it was not streamed yet. */
   private itemDone(out: RelaycastEvent[], item: any, outputIndex: unknown): void {
     if (!item || typeof item !== 'object') return;
-    const id = String(item.id ?? `o${outputIndex}`);
+    const id = this.keyOf(item.id, outputIndex);
     const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);
     if (item.type === 'function_call') {
       const call = this.tools.get(id) ?? this.addCall(out, item, outputIndex);
