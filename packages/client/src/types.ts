@@ -43,6 +43,8 @@ export interface MockControls {
   firstTokenMs?: number;
   fault?: string;
   transcript?: string;
+  /** What the generated stream holds besides text: reasoning parts, blocks, tool calls (0-8 each), noise fields. */
+  shape?: { reasoning?: number; blocks?: number; tools?: number; noise?: boolean };
 }
 
 export interface CreateSessionRequest {
