@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderName } from '@relaycast/shared';
-import { mockExpectation, startMockModel, type MockModel, type MockShape } from '../../services/mock-model/src/index.js';
+import { mockExpectation, mockPlan, startMockModel, type MockModel, type MockShape } from '../../services/mock-model/src/index.js';
 import { decodeChunks, firstBadSplit, providerRoute, reassemble } from '../helpers/provider-decode.js';
 
 // The mock's generated streams (issue 16: reasoning parts, several blocks, parallel calls, noise) read by
@@ -48,6 +48,13 @@ describe.each(FORMATS)('%s: generated shapes decode to the planned answer', (pro
       const { status } = await fetchBody(path, body({ shape }));
       expect(status, JSON.stringify(shape)).toBe(400);
     }
+  });
+});
+
+describe('mock plan', () => {
+  it.each(SHAPES)('shape %o: the counted pieces (the usage it reports) are the pieces it sends', (shape) => {
+    const plan = mockPlan(PROMPT, 2, 5, shape);
+    expect(plan.count).toBe([...plan.steps()].length);
   });
 });
 

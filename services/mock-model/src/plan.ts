@@ -1,4 +1,4 @@
-import { tokensFor } from './text.js';
+import { tokensFor, tokenStream } from './text.js';
 
 /**
  * What a generated stream holds besides the answer, so tests meet the structures real servers send
@@ -28,7 +28,10 @@ export interface PlannedCall {
 }
 
 export interface MockPlan {
-  steps: Step[];
+  /** The pieces in order, made lazily (a long answer is never held whole). */
+  steps(): Generator<Step>;
+  /** How many pieces `steps` yields: the completion's token count. */
+  count: number;
   calls: PlannedCall[];
 }
 
@@ -55,29 +58,34 @@ export function shapeError(s: unknown): string | undefined {
  * answer tokens split over the blocks, then the tool calls (one after another, as OpenAI streams them).
  */
 export function mockPlan(prompt: string, seed: number, n: number, shape: MockShape = {}): MockPlan {
-  const steps: Step[] = [];
-  for (let part = 0; part < (shape.reasoning ?? 0); part++) {
-    for (const text of tokensFor(prompt, seed + 1000 + part, REASONING_TOKENS)) steps.push({ kind: 'reasoning', part, text });
-  }
-  const blocks = Math.max(1, shape.blocks ?? 1);
-  const per = Math.ceil(n / blocks);
-  tokensFor(prompt, seed, n).forEach((text, i) => steps.push({ kind: 'text', block: Math.floor(i / Math.max(per, 1)), text }));
+  const reasoning = shape.reasoning ?? 0;
+  const per = Math.max(1, Math.ceil(n / Math.max(1, shape.blocks ?? 1)));
   const calls: PlannedCall[] = [];
   for (let call = 0; call < (shape.tools ?? 0); call++) {
     const [word] = tokensFor(prompt, seed + 2000 + call, 1);
-    const args = JSON.stringify({ query: word, limit: call + 1 });
-    calls.push({ id: `call_m${(seed >>> 0).toString(36)}x${call}`, name: TOOL_NAMES[call % TOOL_NAMES.length]!, arguments: args });
-    steps.push({ kind: 'tool', call, piece: 0, text: '' });
-    const size = Math.ceil(args.length / ARG_PIECES);
-    for (let p = 0; p < ARG_PIECES; p++) steps.push({ kind: 'tool', call, piece: p + 1, text: args.slice(p * size, (p + 1) * size) });
+    calls.push({ id: `call_m${(seed >>> 0).toString(36)}x${call}`, name: TOOL_NAMES[call % TOOL_NAMES.length]!, arguments: JSON.stringify({ query: word, limit: call + 1 }) });
   }
-  return { steps, calls };
+  function* steps(): Generator<Step> {
+    for (let part = 0; part < reasoning; part++) for (const text of tokenStream(prompt, seed + 1000 + part, REASONING_TOKENS)) yield { kind: 'reasoning', part, text };
+    let i = 0;
+    for (const text of tokenStream(prompt, seed, n)) yield { kind: 'text', block: Math.floor(i++ / per), text };
+    for (const [call, c] of calls.entries()) {
+      yield { kind: 'tool', call, piece: 0, text: '' };
+      const size = Math.ceil(c.arguments.length / ARG_PIECES);
+      for (let p = 0; p < ARG_PIECES; p++) yield { kind: 'tool', call, piece: p + 1, text: c.arguments.slice(p * size, (p + 1) * size) };
+    }
+  }
+  return { steps, count: reasoning * REASONING_TOKENS + n + calls.length * (ARG_PIECES + 1), calls };
 }
 
 /** What Relaycast should make of a generated stream: the answer, the reasoning (parts apart), the calls. */
 export function mockExpectation(prompt: string, seed: number, n: number, shape: MockShape = {}): { text: string; thinking: string; toolCalls: PlannedCall[] } {
   const { steps, calls } = mockPlan(prompt, seed, n, shape);
   const parts: string[] = [];
-  for (const s of steps) if (s.kind === 'reasoning') parts[s.part] = (parts[s.part] ?? '') + s.text;
-  return { text: steps.map((s) => (s.kind === 'text' ? s.text : '')).join(''), thinking: parts.join('\n\n'), toolCalls: calls };
+  let text = '';
+  for (const s of steps()) {
+    if (s.kind === 'reasoning') parts[s.part] = (parts[s.part] ?? '') + s.text;
+    else if (s.kind === 'text') text += s.text;
+  }
+  return { text, thinking: parts.join('\n\n'), toolCalls: calls };
 }

@@ -133,7 +133,7 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
   if (await faultAfter(0)) return;
   await out.wait(r.mock.firstTokenMs ?? 0);
   let i = 0;
-  for (const step of plan.steps) {
+  for (const step of plan.steps()) {
     if (out.closed) return;
     i++;
     await out.write(fault?.kind === 'malformed' && fault.at === i ? w.malformed() : w.step(step));
@@ -142,7 +142,7 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
     else if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   if (out.closed) return;
-  await out.write(w.finish(r.maxTokens !== undefined, { promptTokens: promptTokens(r), completionTokens: plan.steps.length }));
+  await out.write(w.finish(r.maxTokens !== undefined, { promptTokens: promptTokens(r), completionTokens: plan.count }));
   res.end();
 }
 
