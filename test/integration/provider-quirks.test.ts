@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySpace, SessionStore } from '@relaycast/shared';
+import { RelaycastClient } from '../../packages/client/src/index.js';
 import { mockExpectation, type MockShape } from '../../services/mock-model/src/index.js';
 import { bearer } from '../helpers/auth.js';
 import { readSse } from '../helpers/sse.js';
@@ -99,5 +100,9 @@ describe('GET /v1/sessions/:id reassembly', () => {
     ]);
     const status = (await (await fetch(edge() + s.statusUrl, { headers: bearer(s.token) })).json()) as Record<string, any>;
     expect(status.toolCalls).toEqual([call(0, 'call_a', 'first_tool', '{"k":1}')]);
+    // The client library reassembles the same way.
+    const sub = new RelaycastClient({ baseUrl: edge() }).subscribe({ id: s.id, token: s.token });
+    await sub.result;
+    expect([...sub.toolCalls.values()]).toEqual([{ id: 'call_a', name: 'first_tool', arguments: '{"k":1}' }]);
   });
 });

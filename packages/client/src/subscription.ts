@@ -256,7 +256,7 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     this.failures = 0;
     if (this.state !== 'live') this.setState('live');
     const event = { ...(data as object), id, type } as StreamEvent;
-    this.apply(event);
+    this.apply(event, data as Record<string, unknown>);
     this.emit(type, event as never);
     this.emit('event', event);
     if (event.type === 'done') this.finish({ status: 'done', finishReason: event.finishReason, ...(event.usage ? { usage: event.usage } : {}) });
@@ -264,7 +264,8 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     else if (event.type === 'cancelled') this.finish({ status: 'cancelled', cancelReason: event.reason });
   }
 
-  private apply(e: StreamEvent): void {
+  /** `payload` is the event's own data: a tool call's `id` there is the call's, not the SSE id of `e`. */
+  private apply(e: StreamEvent, payload: Record<string, unknown>): void {
     switch (e.type) {
       case 'delta':
         this.text += e.text;
@@ -286,8 +287,9 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
         break;
       case 'tool_call': {
         const call = this.toolCalls.get(e.index) ?? { arguments: '' };
-        if (e.id !== undefined) call.id = e.id;
-        if (e.name !== undefined) call.name = e.name;
+        // The first non-empty id and name stand: OpenAI-format servers send "" on continuation pieces.
+        if (typeof payload.id === 'string' && payload.id && !call.id) call.id = payload.id;
+        if (e.name && !call.name) call.name = e.name;
         call.arguments += e.arguments;
         this.toolCalls.set(e.index, call);
         break;
