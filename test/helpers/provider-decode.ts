@@ -7,7 +7,7 @@ import { BodyDecoder } from '../../services/ingest/src/upstream.js';
 import { DEFAULT_TRANSCRIPT_DIR } from '../../services/mock-model/src/index.js';
 
 /** Provider decoding through ingest's real body path, for tests that feed it transcripts. */
-export const decodeJob: GenerateJob = { sessionId: 's', model: 'm', messages: [{ role: 'user', content: 'What is up?' }], params: {} };
+const decodeJob: GenerateJob = { sessionId: 's', model: 'm', messages: [{ role: 'user', content: 'What is up?' }], params: {} };
 export const providerRoute = (provider: ProviderName, extra: Record<string, unknown> = {}): Route => routeSchema.parse({ provider, baseUrl: 'https://api.example.com', model: 'm-1', ...extra });
 export const transcript = (name: string) => readFileSync(join(DEFAULT_TRANSCRIPT_DIR, name));
 
