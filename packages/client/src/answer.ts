@@ -1,4 +1,4 @@
-import type { EventPayloads, EventType, StreamEvent, ToolCall, Usage } from './types.js';
+import type { EventPayloads, EventType, StreamEvent, StreamEventOf, ToolCall, Usage } from './types.js';
 
 /** What a session's events add up to, as the client shows it. */
 export class Answer {
@@ -37,10 +37,11 @@ export class Answer {
     }
   }
 
-  private addToolCall(e: EventPayloads['tool_call']): void {
+  private addToolCall(e: StreamEventOf<'tool_call'>): void {
     const call = this.toolCalls.get(e.index) ?? { index: e.index, arguments: '' };
-    if (e.id !== undefined) call.id = e.id;
-    if (e.name !== undefined) call.name = e.name;
+    // The first non-empty id and name stand: OpenAI-format servers send "" on continuation pieces.
+    if (e.callId && !call.id) call.id = e.callId;
+    if (e.name && !call.name) call.name = e.name;
     call.arguments += e.arguments;
     this.toolCalls.set(e.index, call);
   }

@@ -194,7 +194,9 @@ export class Subscription extends Emitter<SubscriptionEventMap> {
     if (id !== undefined) this.lastEventId = id;
     this.failures = 0;
     if (this.state !== 'live') this.setState('live');
-    const event = { ...(data as object), id, type } as StreamEvent;
+    const payload = data as Record<string, unknown>;
+    const callId = type === 'tool_call' && typeof payload.id === 'string' ? { callId: payload.id } : {};
+    const event = { ...payload, ...callId, id, type } as StreamEvent;
     this.answer.apply(event);
     this.emit(type, event as never);
     this.emit('event', event);

@@ -7,8 +7,14 @@ import type { EventPayloads, EventType, Usage } from '@relaycast/protocol';
 export { EVENT_TYPES, TERMINAL_TYPES } from '@relaycast/protocol';
 export type { EventPayloads, EventType, SessionStatus, StatusResponse, ToolCall, Usage } from '@relaycast/protocol';
 
+/**
+ * A payload as the client hands it on: a tool call's own id is `callId`, since `id` is the event's SSE id
+ * (the cursor to resume from), which every event carries.
+ */
+type ReceivedPayload<T extends EventType> = T extends 'tool_call' ? Omit<EventPayloads['tool_call'], 'id'> & { callId?: string } : EventPayloads[T];
+
 /** One received event: its SSE id (absent on a few synthetic frames), type and parsed payload. */
-export type StreamEvent = { [T in EventType]: { id: string | undefined; type: T } & EventPayloads[T] }[EventType];
+export type StreamEvent = { [T in EventType]: { id: string | undefined; type: T } & ReceivedPayload<T> }[EventType];
 export type StreamEventOf<T extends EventType> = Extract<StreamEvent, { type: T }>;
 
 export interface Message {
@@ -22,6 +28,8 @@ export interface MockControls {
   firstTokenMs?: number;
   fault?: string;
   transcript?: string;
+  /** What the generated stream holds besides text: reasoning parts, blocks, tool calls (0-8 each), noise fields. */
+  shape?: { reasoning?: number; blocks?: number; tools?: number; noise?: boolean };
 }
 
 export interface CreateSessionRequest {

@@ -5,7 +5,7 @@ export interface GenerateJob {
   messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
   params: { max_tokens?: number | undefined; temperature?: number | undefined; seed?: number | undefined };
   /** Mock-model controls, forwarded only on routes that allow them. */
-  mock?: { intervalMs?: number | undefined; firstTokenMs?: number | undefined; fault?: string | undefined; transcript?: string | undefined };
+  mock?: { intervalMs?: number | undefined; firstTokenMs?: number | undefined; fault?: string | undefined; transcript?: string | undefined; shape?: { reasoning?: number | undefined; blocks?: number | undefined; tools?: number | undefined; noise?: boolean | undefined } | undefined };
   /** The X-Request-Id of the request that created the session, so ingest's log lines can be joined to it. */
   requestId?: string;
   /** Id of the API key that created the session: its running slot is released when the session ends. */

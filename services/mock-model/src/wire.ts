@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FaultSyntaxError, parseFault, type Fault } from './faults.js';
 import { readJson, sendJson, Streamer } from './http.js';
-import { promptOf, tokenStream } from './text.js';
+import { mockPlan, shapeError, type MockPlan, type MockShape, type Step } from './plan.js';
+import { promptOf } from './text.js';
 
 export interface MockControls {
   intervalMs?: number;
@@ -10,6 +11,8 @@ export interface MockControls {
   transcript?: string;
   /** Sent by Relaycast for formats that have no seed field of their own. */
   seed?: number;
+  /** Reasoning, several blocks, tool calls, noise fields: see {@link MockShape}. */
+  shape?: MockShape;
 }
 
 /** What the mock needs from a request, read from the format's own fields. */
@@ -32,7 +35,8 @@ export interface Usage {
 /** Writes one response in a format; made per request, so it may count (sequence numbers, block indexes). */
 export interface FrameWriter {
   preamble(): string;
-  token(text: string): string;
+  /** One piece of the plan (a reasoning, answer or tool-call piece): its frames, opening blocks as needed. */
+  step(s: Step): string;
   /** A frame the client cannot parse. */
   malformed(): string;
   /** The format's error-after-200 frame. */
@@ -49,7 +53,7 @@ export interface WireFormat {
   parse(body: Record<string, any>): MockRequest | string;
   /** The format's HTTP error body. */
   httpError(status: number, message: string): unknown;
-  writer(req: MockRequest): FrameWriter;
+  writer(req: MockRequest, plan: MockPlan): FrameWriter;
 }
 
 export type Replay = (name: string, intervalMs: number, res: ServerResponse) => Promise<void>;
@@ -64,27 +68,37 @@ export function controls(body: Record<string, any>): MockControls {
 
 export const intOr = (v: unknown, fallback?: number): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : fallback);
 
+/** The request's fault, or why its mock controls are invalid. */
+function checkControls(mock: MockControls): { fault: Fault | undefined } | string {
+  const badShape = shapeError(mock.shape);
+  if (badShape) return badShape;
+  try {
+    return { fault: parseFault(mock.fault) };
+  } catch (e) {
+    if (e instanceof FaultSyntaxError) return e.message;
+    throw e;
+  }
+}
+
 /**
  * Serves one streaming request in `format`: deterministic text from prompt and seed, timing and faults
- * from the `mock` controls. A fault at token n happens right after token n; at 0, before the first token.
+ * from the `mock` controls. A fault at step n (a token, or a tool-call piece) happens right after it; at
+ * 0, before the first.
  */
 export async function serve(format: WireFormat, req: IncomingMessage, res: ServerResponse, replay: Replay, onClientGone: () => void = () => undefined): Promise<void> {
   const raw = await readJson(req);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return sendJson(res, 400, format.httpError(400, 'body must be a JSON object'));
   const r = format.parse(raw as Record<string, any>);
   if (typeof r === 'string') return sendJson(res, 400, format.httpError(400, r));
-  let fault: Fault | undefined;
-  try {
-    fault = parseFault(r.mock.fault);
-  } catch (e) {
-    if (e instanceof FaultSyntaxError) return sendJson(res, 400, format.httpError(400, e.message));
-    throw e;
-  }
+  const checked = checkControls(r.mock);
+  if (typeof checked === 'string') return sendJson(res, 400, format.httpError(400, checked));
+  const fault = checked.fault;
   if (r.mock.transcript !== undefined) return replay(r.mock.transcript, r.mock.intervalMs ?? 0, res);
   if (fault?.kind === 'status') return sendJson(res, fault.code, format.httpError(fault.code, `mock fault status ${fault.code}`), fault.code === 429 ? { 'retry-after': '1' } : {});
 
   const n = Math.min(Math.max(r.maxTokens ?? 16, 0), 100_000);
-  const w = format.writer(r);
+  const plan = mockPlan(promptOf(r.messages), r.seed, n, r.mock.shape);
+  const w = format.writer(r, plan);
   res.writeHead(200, { 'content-type': format.contentType, 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
   const out = new Streamer(res);
@@ -119,16 +133,16 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
   if (await faultAfter(0)) return;
   await out.wait(r.mock.firstTokenMs ?? 0);
   let i = 0;
-  for (const token of tokenStream(promptOf(r.messages), r.seed, n)) {
+  for (const step of plan.steps()) {
     if (out.closed) return;
     i++;
-    await out.write(fault?.kind === 'malformed' && fault.at === i ? w.malformed() : w.token(token));
+    await out.write(fault?.kind === 'malformed' && fault.at === i ? w.malformed() : w.step(step));
     if (await faultAfter(i)) return;
     if (r.mock.intervalMs) await out.wait(r.mock.intervalMs);
     else if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   if (out.closed) return;
-  await out.write(w.finish(r.maxTokens !== undefined, { promptTokens: promptTokens(r), completionTokens: n }));
+  await out.write(w.finish(r.maxTokens !== undefined, { promptTokens: promptTokens(r), completionTokens: plan.count }));
   res.end();
 }
 

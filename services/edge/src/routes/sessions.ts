@@ -22,6 +22,8 @@ const mockSchema = z.strictObject({
   firstTokenMs: z.number().int().min(0).max(600_000).optional(),
   fault: z.string().max(64).optional(),
   transcript: z.string().max(128).optional(),
+  // What the mock's generated stream holds besides text (services/mock-model/src/plan.ts).
+  shape: z.strictObject({ reasoning: z.number().int().min(0).max(8).optional(), blocks: z.number().int().min(1).max(8).optional(), tools: z.number().int().min(0).max(8).optional(), noise: z.boolean().optional() }).optional(),
 });
 
 /**
@@ -221,8 +223,9 @@ export function statusHandler(d: SessionsDeps) {
         else if (e.type === 'tool_call') {
           let call = toolCalls.find((c) => c.index === e.index);
           if (!call) toolCalls.push((call = { index: e.index, arguments: '' }));
-          if (e.id !== undefined) call.id = e.id;
-          if (e.name !== undefined) call.name = e.name;
+          // Keep the first non-empty id and name: continuation pieces may carry "" (OpenAI-format servers).
+          if (e.id && !call.id) call.id = e.id;
+          if (e.name && !call.name) call.name = e.name;
           call.arguments += e.arguments;
         } else if (e.type === 'reset') {
           text = '';

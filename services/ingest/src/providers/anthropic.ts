@@ -33,59 +33,90 @@ export const anthropic: Provider = {
   decoder: (job) => new AnthropicDecoder(job),
 };
 
+interface ToolBlock {
+  index: number;
+  /** `content_block_start`'s `input`: the whole input when no `input_json_delta` brings any. */
+  input: unknown;
+  sentArgs: boolean;
+}
+
 class AnthropicDecoder extends BaseDecoder {
-  private inputTokens: number | undefined;
-  private outputTokens: number | undefined;
-  /** Content block index -> tool call index (the order tool_use blocks appeared in). */
-  private readonly tools = new Map<number, number>();
+  /** Usage fields as last reported: `message_start`, then revised (cumulatively) by `message_delta`. */
+  private readonly counts: Record<'input_tokens' | 'cache_creation_input_tokens' | 'cache_read_input_tokens' | 'output_tokens', number | undefined> = {
+    input_tokens: undefined,
+    cache_creation_input_tokens: undefined,
+    cache_read_input_tokens: undefined,
+    output_tokens: undefined,
+  };
+  /** Content block index -> its tool call (the order tool_use blocks appeared in). */
+  private readonly tools = new Map<number, ToolBlock>();
 
   protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     const ev = parseJson(m.data);
     switch (ev.type ?? m.event) {
-      case 'message_start': {
-        const u = ev.message?.usage;
-        const input = num(u?.input_tokens);
-        // Cached prompt tokens are input too, reported apart.
-        if (input !== undefined) this.inputTokens = input + (num(u.cache_creation_input_tokens) ?? 0) + (num(u.cache_read_input_tokens) ?? 0);
-        this.outputTokens = num(u?.output_tokens);
-        return;
-      }
-      case 'content_block_start': {
-        const b = ev.content_block;
-        if (b?.type === 'text') this.text(out, 'delta', b.text);
-        else if (b?.type === 'thinking') this.text(out, 'thinking', b.thinking);
-        else if (b?.type === 'tool_use') {
-          const index = this.tools.size;
-          this.tools.set(num(ev.index) ?? -1, index);
-          this.toolCall(out, index, b.id, b.name, '');
-        }
-        return;
-      }
-      case 'content_block_delta': {
-        const d = ev.delta;
-        if (d?.type === 'text_delta') this.text(out, 'delta', d.text);
-        else if (d?.type === 'thinking_delta') this.text(out, 'thinking', d.thinking);
-        else if (d?.type === 'input_json_delta') {
-          const index = this.tools.get(num(ev.index) ?? -1);
-          if (index !== undefined) this.toolCall(out, index, undefined, undefined, d.partial_json);
-        }
-        // signature_delta (verifies thinking) and citations_delta carry no text.
-        return;
-      }
+      case 'message_start':
+        return this.reviseUsage(ev.message?.usage);
+      case 'content_block_start':
+        return this.blockStart(out, num(ev.index) ?? -1, ev.content_block);
+      case 'content_block_delta':
+        return this.blockDelta(out, num(ev.index) ?? -1, ev.delta);
+      case 'content_block_stop':
+        return this.toolInputFallback(out, num(ev.index) ?? -1);
       case 'message_delta':
         this.finishReason = finishReason(ev.delta?.stop_reason, FINISH) ?? this.finishReason;
-        // message_delta's usage is cumulative.
-        this.outputTokens = num(ev.usage?.output_tokens) ?? this.outputTokens;
-        return;
-      case 'message_stop':
-        if (this.inputTokens !== undefined && this.outputTokens !== undefined) this.reportUsage(out, this.inputTokens, this.outputTokens);
+        // message_delta's usage is cumulative, and may revise input and cache counts too.
+        return this.reviseUsage(ev.usage);
+      case 'message_stop': {
+        for (const i of this.tools.keys()) this.toolInputFallback(out, i);
+        const u = this.counts;
+        // Cached prompt tokens are input too, reported apart.
+        if (u.input_tokens !== undefined && u.output_tokens !== undefined) this.reportUsage(out, u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0), u.output_tokens);
         this.ended = true;
         return;
+      }
       case 'error':
         throw inBandError(ev.error?.type, ev.error?.message);
       default:
-        // ping, content_block_stop, and event types added later.
+        // ping, and event types added later.
         return;
     }
+  }
+
+  private reviseUsage(u: any): void {
+    for (const k of Object.keys(this.counts) as (keyof typeof this.counts)[]) this.counts[k] = num(u?.[k]) ?? this.counts[k];
+  }
+
+  private blockStart(out: RelaycastEvent[], index: number, b: any): void {
+    if (b?.type === 'text') this.text(out, 'delta', b.text);
+    else if (b?.type === 'thinking') this.thinkingPart(out, String(index), b.thinking);
+    else if (b?.type === 'tool_use') {
+      const tool = { index: this.tools.size, input: b.input, sentArgs: false };
+      this.tools.set(index, tool);
+      this.toolCall(out, tool.index, b.id, b.name, '');
+    }
+  }
+
+  private blockDelta(out: RelaycastEvent[], index: number, d: any): void {
+    if (d?.type === 'text_delta') this.text(out, 'delta', d.text);
+    else if (d?.type === 'thinking_delta') this.thinkingPart(out, String(index), d.thinking);
+    else if (d?.type === 'input_json_delta') {
+      const tool = this.tools.get(index);
+      if (!tool || typeof d.partial_json !== 'string' || !d.partial_json) return;
+      tool.sentArgs = true;
+      this.toolCall(out, tool.index, undefined, undefined, d.partial_json);
+    }
+    // signature_delta (verifies thinking) and citations_delta carry no text.
+  }
+
+  /**
+   * A tool with no arguments streams only `partial_json: ""`: its input is then `content_block_start`'s
+   * `input` (`{}`), so the reassembled arguments always parse as JSON.
+   */
+  private toolInputFallback(out: RelaycastEvent[], index: number): void {
+    const tool = this.tools.get(index);
+    if (!tool || tool.sentArgs) return;
+    tool.sentArgs = true;
+    const input = tool.input && typeof tool.input === 'object' && !Array.isArray(tool.input) ? tool.input : {};
+    this.toolCall(out, tool.index, undefined, undefined, JSON.stringify(input));
   }
 }

@@ -42,6 +42,9 @@ export abstract class BaseDecoder implements StreamDecoder {
   protected finishReason: string | undefined;
   private usage: Usage | undefined;
   private outputChars = 0;
+  private thinkingPartKey: string | undefined;
+  /** Tool call index -> whether its id and name were sent. */
+  private readonly toolSeen = new Map<number, { id: boolean; name: boolean }>();
 
   constructor(protected readonly job: GenerateJob) {}
 
@@ -60,11 +63,30 @@ export abstract class BaseDecoder implements StreamDecoder {
     out.push({ type, text });
   }
 
+  /**
+   * Reasoning that comes in parts (Responses summary parts, Anthropic thinking blocks): the first piece of
+   * each part after the first starts with a blank line, as the providers' own UIs separate them.
+   */
+  protected thinkingPart(out: RelaycastEvent[], part: string, text: unknown): void {
+    if (typeof text !== 'string' || text.length === 0) return;
+    const sep = this.thinkingPartKey !== undefined && this.thinkingPartKey !== part ? '\n\n' : '';
+    this.thinkingPartKey = part;
+    this.text(out, 'thinking', sep + text);
+  }
+
+  /**
+   * One piece of tool call `index`. The id and name are sent once, the first non-empty ones: OpenAI-format
+   * servers repeat them on continuation pieces as `""`, which must not replace the real ones.
+   */
   protected toolCall(out: RelaycastEvent[], index: number, id: unknown, name: unknown, args: unknown): void {
     const a = typeof args === 'string' ? args : '';
-    if (!a && typeof id !== 'string' && typeof name !== 'string') return; // an empty piece says nothing
+    const seen = this.toolSeen.get(index) ?? { id: false, name: false };
+    const newId = typeof id === 'string' && id !== '' && !seen.id ? id : undefined;
+    const newName = typeof name === 'string' && name !== '' && !seen.name ? name : undefined;
+    this.toolSeen.set(index, { id: seen.id || newId !== undefined, name: seen.name || newName !== undefined });
+    if (!a && newId === undefined && newName === undefined) return; // an empty piece says nothing
     this.outputChars += a.length;
-    out.push({ type: 'tool_call', index, ...(typeof id === 'string' ? { id } : {}), ...(typeof name === 'string' ? { name } : {}), arguments: a });
+    out.push({ type: 'tool_call', index, ...(newId !== undefined ? { id: newId } : {}), ...(newName !== undefined ? { name: newName } : {}), arguments: a });
   }
 
   /** Records the provider's own count and emits it as a `usage` event. */

@@ -13,11 +13,24 @@ export const ollama: WireFormat = {
     return { messages: b.messages, maxTokens: intOr(b.options?.num_predict), seed: intOr(b.options?.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: true, mock };
   },
   httpError: (_status, message) => ({ error: message }),
-  writer(r) {
+  writer(r, plan) {
     const at = () => new Date().toISOString();
+    const msg = (message: object) => line({ model: r.model, created_at: at(), message: { role: 'assistant', content: '', ...message }, done: false });
+    let part = 0;
     return {
       preamble: () => '',
-      token: (content) => line({ model: r.model, created_at: at(), message: { role: 'assistant', content }, done: false }),
+      step(s) {
+        if (s.kind === 'text') return msg({ content: s.text });
+        if (s.kind === 'reasoning') {
+          // One `thinking` field: the model's own blank line separates its parts.
+          const sep = s.part !== part && s.part > 0 ? '\n\n' : '';
+          part = s.part;
+          return msg({ thinking: sep + s.text });
+        }
+        // Ollama sends every call of a turn whole, in one line, its arguments as an object.
+        if (s.call !== 0 || s.piece !== 0) return '';
+        return msg({ tool_calls: plan.calls.map((c) => ({ function: { name: c.name, arguments: JSON.parse(c.arguments) as unknown } })) });
+      },
       malformed: () => `{"model":${JSON.stringify(r.model)},"message":{"content":\n`,
       inbandError: () => line({ error: 'mock in-band error' }),
       finish: (limited, u) =>

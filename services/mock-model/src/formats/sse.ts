@@ -16,7 +16,8 @@ export const plainSse: WireFormat = {
   httpError: (status, message) => ({ error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error' } }),
   writer: () => ({
     preamble: () => ': mock sse\n\n',
-    token: (text) => `data: ${JSON.stringify({ text })}\n\n`,
+    // A plain source has only text: reasoning and tool calls are not sent.
+    step: (s) => (s.kind === 'text' ? `data: ${JSON.stringify({ text: s.text })}\n\n` : ''),
     malformed: () => 'data: {"text":\n\n',
     inbandError: () => `event: error\ndata: ${JSON.stringify({ error: { message: 'mock in-band error', type: 'server_error' } })}\n\n`,
     finish: () => 'data: [DONE]\n\n',
