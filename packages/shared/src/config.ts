@@ -52,6 +52,13 @@ export const DEFAULTS = {
   MAX_CONNECTIONS_PER_IP: 256,
   MAX_CONNECTIONS_PER_SESSION: 1_000,
   EDGE_LEASE_MS: 15_000,
+  PRODUCER_IDLE_TIMEOUT_MS: 60_000,
+  PRODUCER_SWEEP_MS: 1_000,
+  PUBLISH_EVENTS_PER_SECOND_PER_KEY: 5_000,
+  PUBLISH_MAX_EVENT_BYTES: 65_536,
+  PUBLISH_MAX_BATCH: 1_000,
+  PUBLISH_STREAM_IDLE_MS: 30_000,
+  PUBLISH_STREAM_MAX_MS: 3_600_000,
 } as const;
 
 /** `openssl rand -base64 32` prints 44 characters; anything shorter than 32 is too guessable to sign with. */
@@ -115,6 +122,14 @@ const envSchema = z.object({
   MAX_CONNECTIONS_PER_IP: int(1).default(DEFAULTS.MAX_CONNECTIONS_PER_IP),
   MAX_CONNECTIONS_PER_SESSION: int(1).default(DEFAULTS.MAX_CONNECTIONS_PER_SESSION),
   EDGE_LEASE_MS: int(300, 600_000).default(DEFAULTS.EDGE_LEASE_MS),
+  // Publish API (docs/publishing.md).
+  PRODUCER_IDLE_TIMEOUT_MS: int(100, 86_400_000).default(DEFAULTS.PRODUCER_IDLE_TIMEOUT_MS),
+  PRODUCER_SWEEP_MS: int(20, 600_000).default(DEFAULTS.PRODUCER_SWEEP_MS),
+  PUBLISH_EVENTS_PER_SECOND_PER_KEY: int(1).default(DEFAULTS.PUBLISH_EVENTS_PER_SECOND_PER_KEY),
+  PUBLISH_MAX_EVENT_BYTES: int(256, 16_777_216).default(DEFAULTS.PUBLISH_MAX_EVENT_BYTES),
+  PUBLISH_MAX_BATCH: int(1, 100_000).default(DEFAULTS.PUBLISH_MAX_BATCH),
+  PUBLISH_STREAM_IDLE_MS: int(100, 3_600_000).default(DEFAULTS.PUBLISH_STREAM_IDLE_MS),
+  PUBLISH_STREAM_MAX_MS: int(1_000, 86_400_000).default(DEFAULTS.PUBLISH_STREAM_MAX_MS),
   CORS_ORIGINS: z
     .string()
     .refine((v) => list(v).every((o) => /^https?:\/\/[^/\s,*]+$/.test(o)), 'comma-separated origins such as https://app.example.com (scheme and host, no path, no wildcard)')

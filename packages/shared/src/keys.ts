@@ -37,6 +37,16 @@ export interface KeySpace {
   /** BullMQ queue prefix; hash-tagged so every queue key lands in one slot, as BullMQ requires on a cluster. */
   readonly queuePrefix: string;
   readonly queueName: string;
+  /** Keys of the publish API (issue 20). */
+  readonly publish: PublishKeys;
+}
+
+/** Keys of producer-owned sessions beyond the session's own (publish/*.lua). */
+export interface PublishKeys {
+  /** String: the API key's publish rate cell (publish-rate-1.lua); hash tag: the key id. */
+  rate(keyId: string): string;
+  /** Sorted set: open producer sessions by idle deadline (score: ms), swept by every edge. */
+  readonly deadlines: string;
 }
 
 export function keySpace(prefix: string): KeySpace {
@@ -56,5 +66,9 @@ export function keySpace(prefix: string): KeySpace {
     },
     queuePrefix: `{${prefix}:q}`,
     queueName: 'generate',
+    publish: {
+      rate: (keyId) => `${prefix}:key:{${keyId}}:publish-rate`,
+      deadlines: `${prefix}:producers`,
+    },
   };
 }

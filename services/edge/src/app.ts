@@ -16,6 +16,7 @@ import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } 
 import { securityHeaders } from './security-headers.js';
 import type { Subscriber } from './subscriber.js';
 import { webRoutes } from './web.js';
+import { publishRoutes } from './publish/index.js';
 
 export interface AppDeps {
   cfg: Config;
@@ -90,6 +91,8 @@ export function createApp(d: AppDeps): express.Express {
   const apiKey = requireApiKey(d.auth);
   // One table: each route's registration and, for its path, the 405 with `Allow` for every other method.
   // The key is checked before the body is read: an anonymous caller cannot make the edge parse 256 KiB.
+  // Publish API (issue 20): producer sessions first; every other request passes on to the table's routes.
+  publishRoutes(app, d, apiKey, json);
   // Events, cancel and status authenticate inside: they accept a session's token as well as an API key.
   const routes: Route[] = [
     ['post', '/v1/sessions', apiKey, json, createSessionHandler(d)],

@@ -14,6 +14,7 @@ import { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 import { resolveWebDir } from './web.js';
+import { producerStoreFor, startProducerSweeper } from './publish/index.js';
 
 export interface Edge {
   port: number;
@@ -70,8 +71,11 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     s.destroy();
   };
   const app = createApp({ cfg, store, hub, queue, redis, log, stats, metrics, state, onSlow, auth, limiter, connections });
+  const producerSweeper = startProducerSweeper(producerStoreFor(redis, store), limiter, log, cfg.PRODUCER_SWEEP_MS);
   // requestTimeout covers receiving the request only; an SSE response may stay open for as long as it streams.
-  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 30_000 }, app);
+  // 0: a streaming publish's body lasts as long as the model behind it (publish/stream.ts keeps its own idle
+  // and total limits); every other /v1 body is bounded by the REQUEST_TIMEOUT_MS deadline, which closes.
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 0 }, app);
   // Requests node's parser rejects (bad header bytes such as CR, LF or NUL, oversized headers) get the same
   // JSON error shape as everything else instead of a bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -99,6 +103,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     closing ??= (async () => {
       state.draining = true;
       clearInterval(heartbeat);
+      producerSweeper.stop();
       hub.stopChecks();
       connections.stop();
       const closed = new Promise((r) => server.close(r));

@@ -6,6 +6,7 @@ import { apiKeyOf, owns, sessionCaller, type Caller, type EdgeAuth } from '../au
 import { sendError } from '../http-error.js';
 import { bindSession, requestId } from '../request-log.js';
 import type { EdgeStats } from '../stats.js';
+import { isCustomEventType } from '../publish/events.js';
 
 export interface SessionsDeps {
   cfg: Config;
@@ -217,6 +218,7 @@ export function statusHandler(d: SessionsDeps) {
     for (let from = 1; ; ) {
       const page = await d.store.range(id, from, d.cfg.REPLAY_PAGE_SIZE);
       for (const entry of page) {
+        if (isCustomEventType(entry.type)) continue; // a producer's own event (publish API): not part of the answer
         const e = parseEvent(entry.type, entry.data);
         if (e.type === 'delta') text += e.text;
         else if (e.type === 'thinking') thinking += e.text;

@@ -1,0 +1,33 @@
+import { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { ProducerStore, type Config, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
+import type { EdgeAuth } from '../auth.js';
+import type { EdgeStats } from '../stats.js';
+import { cancelProducerSession, claimProducer, createProducerSession, producerState, publishBatch, type PublishRouteDeps } from './routes.js';
+import { isStreamBody, publishStream } from './stream.js';
+
+export { startProducerSweeper } from './sweeper.js';
+export { isCustomEventType } from './events.js';
+
+/** The same store options as the session store: one retention, one open TTL, one MAXLEN. */
+export function producerStoreFor(redis: RedisClient, store: SessionStore): ProducerStore {
+  return new ProducerStore(redis, store.keys, store.opts);
+}
+
+/**
+ * The publish API (docs/publishing.md). Registered before the model session routes: `POST /v1/sessions`
+ * and `POST …/cancel` handle producer sessions here and pass every other request on.
+ */
+export function publishRoutes(app: Express, d: { cfg: Config; store: SessionStore; redis: RedisClient; limiter: Limiter; auth: EdgeAuth; stats: EdgeStats; log: Logger }, apiKey: RequestHandler, json: RequestHandler): void {
+  const deps: PublishRouteDeps & { store: SessionStore } = { ...d, producers: producerStoreFor(d.redis, d.store) };
+  app.post('/v1/sessions', apiKey, json, createProducerSession(deps));
+  const stream = publishStream(deps);
+  const batch = publishBatch(deps);
+  app.post('/v1/sessions/:id/publish', (req: Request, res: Response, next: NextFunction) => {
+    if (isStreamBody(req)) return void stream(req, res).catch(next);
+    json(req, res, (err?: unknown) => (err ? next(err) : void batch(req, res).catch(next)));
+  });
+  app.post('/v1/sessions/:id/producer', claimProducer(deps));
+  app.get('/v1/sessions/:id/producer', producerState(deps));
+  app.post('/v1/sessions/:id/cancel', cancelProducerSession(deps));
+}
+
