@@ -4,3 +4,4 @@ export type { ConnectionNotice, EventSourceConstructor, EventSourceLike, MintedT
 export { RelaycastHttpError, RelaycastNetworkError, RelaycastUsageError } from './errors.js';
 export type { FetchLike } from './http.js';
 export * from './types.js';
+export { ProducerSession, PublisherStoppedError, RelaycastPublisher, type CreateProducerSession, type ProducerSessionInfo, type PublishedEvent, type PublisherOptions, type TerminalEvent, type WriterOptions } from './publisher.js';
