@@ -70,7 +70,7 @@ describe('publish API', () => {
   const other = makeKey('other-1', 'other-tenant');
   let sys: TestSystem;
   beforeAll(async () => {
-    sys = await startSystem({ edges: 2, keys: [other], env: { PRODUCER_SWEEP_MS: '50', PUBLISH_MAX_BATCH: '50', PUBLISH_MAX_EVENT_BYTES: '1024' } });
+    sys = await startSystem({ edges: 2, keys: [other], env: { PRODUCER_SWEEP_MS: '50', PUBLISH_MAX_BATCH: '50', PUBLISH_MAX_EVENT_BYTES: '1024', PUBLISH_STREAM_IDLE_MS: '1500' } });
   });
   afterAll(async () => {
     await sys?.close();
@@ -261,6 +261,9 @@ describe('publish API', () => {
       expect(errorOf(r.body).code).toBe(code);
       expect(errorOf(r.body).message).toMatch(message);
     }
+    const huge = await publish(sys, p, { epoch: 1, seq: 1, events: [{ type: 'delta', text: 'x'.repeat(300_000) }] });
+    expect(huge.status).toBe(413);
+    expect(errorOf(huge.body).code).toBe('body_too_large');
     // Nothing of the refused batches was appended.
     expect(await producerState(sys, p)).toMatchObject({ pseq: 0, lastEventId: '0' });
     const foreign = await publish(sys, p, { epoch: 1, seq: 1, events: [] }, 0, other.key);
@@ -279,6 +282,16 @@ describe('publish API', () => {
     expect(bs.status).toBe(400);
     expect(errorOf(bs.body)).toMatchObject({ code: 'invalid_event', pseq: 1 });
     expect(errorOf(bs.body).message).toMatch(/line 2/);
+  });
+
+  it('a streaming publish that goes quiet is answered stream_idle; its lines stay appended and the session open', async () => {
+    const p = await createProducer(sys);
+    const s = streamPublish(sys.edges[0]!.url, p, 1, 1);
+    s.write('{"type":"delta","text":"only line"}\n');
+    const answer = await s.answer;
+    expect(answer.status).toBe(400);
+    expect(errorOf(answer.body)).toMatchObject({ code: 'stream_idle', pseq: 1, nextSeq: 2 });
+    expect(await producerState(sys, p)).toMatchObject({ pseq: 1, status: 'running', ended: false });
   });
 
   it('a subscriber resumes a published session from another edge with Last-Event-ID', async () => {

@@ -99,6 +99,11 @@ export class ProducerStore {
     };
   }
 
+  /** Whether the session is producer-owned (one HGET: the cancel route asks this of every session). */
+  async isProducer(id: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.session(id).meta, 'producer')) === '1';
+  }
+
   /** Whether the session exists at all (producer-owned or not). */
   async exists(id: string): Promise<boolean> {
     return (await this.redis.exists(this.keys.session(id).meta)) === 1;

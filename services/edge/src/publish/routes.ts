@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
-import { newSessionId, runningLeaseMs, type ApiKeyEntry, type ProducerStore } from '@relaycast/shared';
+import { isSessionId, newSessionId, runningLeaseMs, type ApiKeyEntry } from '@relaycast/shared';
 import { apiKeyOf, owns, sessionCaller, type EdgeAuth } from '../auth.js';
 import { sendError } from '../http-error.js';
 import { bindSession } from '../request-log.js';
@@ -143,8 +143,9 @@ export function producerState(d: PublishRouteDeps) {
 export function cancelProducerSession(d: PublishRouteDeps & { store: import('@relaycast/shared').SessionStore }) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const id = String(req.params.id);
-    const meta = await d.store.meta(id).catch(() => undefined);
-    if (!meta || !(await isProducer(d.producers, id))) return next();
+    if (!isSessionId(id) || !(await d.producers.isProducer(id))) return next();
+    const meta = await d.store.meta(id);
+    if (!meta) return next();
     const caller = sessionCaller(d.auth, req, res, id, { query: false, keys: true });
     if (!caller) return;
     if (!owns(caller, meta)) return sendError(res, 403, 'forbidden', 'this session belongs to another tenant');
@@ -154,8 +155,4 @@ export function cancelProducerSession(d: PublishRouteDeps & { store: import('@re
     if (r.code === -1) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
     res.status(202).json({ id, status: r.code === 1 ? 'cancelled' : String(r.value), cancelled: r.code === 1 });
   };
-}
-
-async function isProducer(producers: ProducerStore, id: string): Promise<boolean> {
-  return (await producers.meta(id)) !== undefined;
 }
