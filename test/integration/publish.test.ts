@@ -237,6 +237,12 @@ describe('publish API', () => {
     expect(read.events.at(-1)).toMatchObject({ event: 'done', data: '{"finishReason":"stop"}' });
     // Coalescing merged the pieces: fewer stored deltas than were published.
     expect(read.events.filter((e) => e.event === 'delta').length).toBeLessThan(5);
+    // The output cap counts across requests: the second batch is cut where the session reaches 10 characters.
+    const capped = await createProducer(sys, { processors: [{ type: 'max-output', maxChars: 10 }] });
+    expect((await publish(sys, capped, { epoch: 1, seq: 1, events: [{ type: 'delta', text: 'hello ' }] })).body).toMatchObject({ ended: false });
+    expect((await publish(sys, capped, { epoch: 1, seq: 2, events: [{ type: 'delta', text: 'world wide' }, { type: 'delta', text: 'web' }] })).body).toMatchObject({ ended: true, finishReason: 'length' });
+    const cut = await readAll(sys, capped);
+    expect(cut.events.map((e) => e.data)).toEqual(['{"text":"hello "}', '{"text":"worl"}', '{"finishReason":"length"}']);
     const bad = await post(sys.edges[0]!.url, '/v1/sessions', sys.apiKey, { producer: true, processors: ['nope'] });
     expect(bad.status).toBe(400);
     expect(errorOf(bad.body)).toMatchObject({ code: 'invalid_processor' });

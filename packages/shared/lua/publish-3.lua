@@ -16,7 +16,9 @@
   ARGV[4] MAXLEN (approximate trim)
   ARGV[5] retention TTL in seconds, applied when the batch ends the session
   ARGV[6] TTL in seconds while the session is open
-  ARGV[7..] type1, data1, type2, data2, ...   (a terminal type, if any, last)
+  ARGV[7] characters of generated content in this batch (added to meta.outChars: the `max-output`
+          processor's count across requests)
+  ARGV[8..] type1, data1, type2, data2, ...   (a terminal type, if any, last)
 
   Returns { code, pseq, seq, deadline }:
      1  appended (or a keep-alive); pseq/seq are the last acknowledged pseq and stored seq; deadline is when
@@ -44,11 +46,11 @@ if count > 0 and first ~= pseq + 1 then return { -6, pseq, seq, 0 } end
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = (#ARGV - 6) / 2
+local n = (#ARGV - 7) / 2
 local msg = { tostring(seq + 1) }
 local terminal = nil
 for i = 1, n do
-  local ty, d = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+  local ty, d = ARGV[6 + 2 * i], ARGV[7 + 2 * i]
   seq = seq + 1
   redis.call('XADD', stream, 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', ty, 'd', d)
   msg[#msg + 1] = ty
@@ -56,6 +58,7 @@ for i = 1, n do
   if ty == 'done' or ty == 'error' or ty == 'cancelled' then terminal = ty break end
 end
 if count > 0 then pseq = first + count - 1 end
+if tonumber(ARGV[7]) > 0 then redis.call('HINCRBY', meta, 'outChars', ARGV[7]) end
 
 local deadline = 0
 if terminal then

@@ -48,6 +48,8 @@ export interface ProducerMeta {
   seq: number;
   terminal?: number;
   cancelRequested?: string;
+  /** Generated content characters stored so far (what `max-output` counts). */
+  outChars: number;
 }
 
 /**
@@ -80,7 +82,7 @@ export class ProducerStore {
 
   /** The producer fields of a session; undefined when it does not exist or is not producer-owned. */
   async meta(id: string): Promise<ProducerMeta | undefined> {
-    const f = ['producer', 'epoch', 'pseq', 'idleMs', 'processors', 'ptoken', 'tenant', 'keyId', 'status', 'seq', 'terminal', 'cancelRequested'] as const;
+    const f = ['producer', 'epoch', 'pseq', 'idleMs', 'processors', 'ptoken', 'tenant', 'keyId', 'status', 'seq', 'terminal', 'cancelRequested', 'outChars'] as const;
     const v = await this.redis.hmget(this.keys.session(id).meta, ...f);
     const h = Object.fromEntries(f.map((name, i) => [name, v[i] ?? undefined])) as Record<(typeof f)[number], string | undefined>;
     if (h.producer !== '1') return undefined;
@@ -94,6 +96,7 @@ export class ProducerStore {
       keyId: h.keyId ?? '',
       status: h.status ?? '',
       seq: Number(h.seq ?? 0),
+      outChars: Number(h.outChars ?? 0),
       ...(h.terminal !== undefined ? { terminal: Number(h.terminal) } : {}),
       ...(h.cancelRequested !== undefined ? { cancelRequested: h.cancelRequested } : {}),
     };
@@ -116,9 +119,10 @@ export class ProducerStore {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  async publish(id: string, epoch: number, firstPseq: number, covers: number, events: readonly { type: string; data: string }[]): Promise<PublishResult> {
+  /** `chars`: generated content characters in `events` (kept as meta.outChars for the output cap). */
+  async publish(id: string, epoch: number, firstPseq: number, covers: number, events: readonly { type: string; data: string }[], chars = 0): Promise<PublishResult> {
     const k = this.keys.session(id);
-    const args: (string | number)[] = [k.stream, k.meta, k.live, epoch, firstPseq, covers, this.opts.maxLen, this.opts.retentionSeconds, this.opts.openTtlSeconds];
+    const args: (string | number)[] = [k.stream, k.meta, k.live, epoch, firstPseq, covers, this.opts.maxLen, this.opts.retentionSeconds, this.opts.openTtlSeconds, chars];
     for (const e of events) args.push(e.type, e.data);
     const [code, a, b, c] = await this.redis.rcPublish(...args);
     const n = (v: unknown) => Number(v ?? 0);

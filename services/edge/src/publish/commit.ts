@@ -39,8 +39,8 @@ export async function charge(d: PublishDeps, meta: ProducerMeta, events: number)
  * Appends `out` as the producer's pseqs [first, first+covers) under `epoch`, whole or not at all
  * (publish-3.lua). A refusal becomes a {@link PublishRefused} that says what the producer should do.
  */
-export async function commit(d: PublishDeps, id: string, meta: ProducerMeta, epoch: number, first: number, covers: number, out: readonly WireEvent[]): Promise<Ack> {
-  const r = await d.producers.publish(id, epoch, first, covers, out);
+export async function commit(d: PublishDeps, id: string, meta: ProducerMeta, epoch: number, first: number, covers: number, out: readonly WireEvent[], chars = 0): Promise<Ack> {
+  const r = await d.producers.publish(id, epoch, first, covers, out, chars);
   if (r.kind === 'appended' || r.kind === 'duplicate') {
     const ended = r.kind === 'appended' && r.deadline === 0;
     if (ended) await d.limiter.release(meta.keyId, id).catch(() => undefined);

@@ -52,14 +52,21 @@ export class PublishRun {
   ended = false;
   /** A processor's finishReason, when one ended the session. */
   finishedBy: string | undefined;
+  /** Generated content characters in `out` (the caller takes them with it; see publish-3.lua ARGV[7]). */
+  outChars = 0;
   private pipeline: Pipeline | undefined;
   private readonly makers: (() => Processor)[];
+  private readonly names: string[];
+  /** Content characters stored before this request plus those emitted by it: what `max-output` has seen. */
+  private used: number;
   /** Called when a processor emits on its own (coalescing's timer), so the caller can append it. */
   onLate: () => void = () => undefined;
   private feeding = false;
 
-  constructor(specs: readonly ProcessorSpec[], cfg: Config) {
+  constructor(specs: readonly ProcessorSpec[], cfg: Config, usedChars = 0) {
     this.makers = makers(specs, cfg);
+    this.names = specs.map((s) => s.type);
+    this.used = usedChars;
   }
 
   feed(e: PublishEvent): void {
@@ -72,7 +79,7 @@ export class PublishRun {
       } else if (TERMINAL_TYPES.has(e.event.type)) {
         this.flush();
         if (!this.ended) this.push(toWire(e.event));
-      } else if (this.makers.length === 0) this.out.push(toWire(e.event));
+      } else if (this.makers.length === 0) this.push(toWire(e.event), contentChars(e.event as StreamEvent));
       else this.open().push(e.event as StreamEvent);
     } finally {
       this.feeding = false;
@@ -92,16 +99,25 @@ export class PublishRun {
     this.pipeline = undefined;
   }
 
-  private push(w: WireEvent): void {
+  private push(w: WireEvent, chars = 0): void {
     if (this.ended) return;
     this.out.push(w);
+    this.outChars += chars;
+    this.used += chars;
     if (isTerminal(w)) this.ended = true;
   }
 
   private open(): Pipeline {
-    this.pipeline ??= new Pipeline(this.makers.map((m) => m()), this.makers.map((_, i) => String(i)), {
+    if (this.pipeline) return this.pipeline;
+    const stages = this.makers.map((m) => m());
+    // The output cap counts across the session's requests: a fresh max-output stage is told what was
+    // already stored (it only counts, so a discarded pass over that many characters brings it level).
+    stages.forEach((st, i) => {
+      if (this.names[i] === 'max-output' && this.used > 0) st.event({ type: 'delta', text: 'x'.repeat(this.used) }, { emit: () => undefined, finish: () => undefined });
+    });
+    this.pipeline = new Pipeline(stages, this.names, {
       emit: (ev) => {
-        this.push(toWire(ev));
+        this.push(toWire(ev), contentChars(ev));
         if (!this.feeding) this.onLate();
       },
       finish: (reason) => {
@@ -116,4 +132,9 @@ export class PublishRun {
     });
     return this.pipeline;
   }
+}
+
+/** The characters `max-output` counts in an event: answer, reasoning and tool-call arguments. */
+function contentChars(e: StreamEvent): number {
+  return e.type === 'delta' || e.type === 'thinking' ? e.text.length : e.type === 'tool_call' ? e.arguments.length : 0;
 }

@@ -100,10 +100,10 @@ export function publishBatch(d: PublishRouteDeps) {
       const parsed = events.map((e, i) => parsePublishEvent(e, `events[${i}]`, d.cfg.PUBLISH_MAX_EVENT_BYTES));
       checkTerminalLast(parsed, (i) => `events[${i}]`);
       await charge(d, p.meta, parsed.length);
-      const run = new PublishRun(p.meta.processors as ProcessorSpec[], d.cfg);
+      const run = new PublishRun(p.meta.processors as ProcessorSpec[], d.cfg, p.meta.outChars);
       for (const e of parsed) run.feed(e);
       run.flush();
-      const ack = await commit(d, p.id, p.meta, epoch, seq, parsed.length, run.out);
+      const ack = await commit(d, p.id, p.meta, epoch, seq, parsed.length, run.out, run.outChars);
       res.json({ ...ack, ...(run.finishedBy ? { finishReason: run.finishedBy } : {}) });
     } catch (e) {
       if (e instanceof PublishInputError) return sendError(res, e.status, e.code, e.message);

@@ -58,7 +58,7 @@ class StreamPublish {
   private stop: PublishRefused | PublishInputError | undefined;
 
   constructor(private readonly d: PublishRouteDeps, private readonly id: string, private readonly meta: ProducerMeta, private readonly epoch: number, seq: number, private readonly reader: BodyReader) {
-    this.run_ = new PublishRun(meta.processors as ProcessorSpec[], d.cfg);
+    this.run_ = new PublishRun(meta.processors as ProcessorSpec[], d.cfg, meta.outChars);
     this.run_.onLate = () => this.enqueue();
     this.next = seq;
     this.firstPending = seq;
@@ -140,10 +140,12 @@ class StreamPublish {
   /** Queues an append of the output so far, covering the pending lines. Appends run one at a time, in order. */
   private enqueue(onlyOutput = false): void {
     const out = this.run_.out;
+    const chars = this.run_.outChars;
     const covers = this.pending;
     const first = this.firstPending;
     if (covers === 0 && out.length === 0 && (onlyOutput || Date.now() - this.lastCommit <= KEEPALIVE_MS)) return;
     this.run_.out = [];
+    this.run_.outChars = 0;
     this.pending = 0;
     this.firstPending = first + covers;
     this.lastCommit = Date.now();
@@ -151,7 +153,7 @@ class StreamPublish {
       if (this.failure) return;
       try {
         if (covers > 0) await charge(this.d, this.meta, covers);
-        this.ack = await commit(this.d, this.id, this.meta, this.epoch, first, covers, out);
+        this.ack = await commit(this.d, this.id, this.meta, this.epoch, first, covers, out, chars);
       } catch (e) {
         this.failure = e;
       }
