@@ -29,8 +29,8 @@ async function create(base: string, extra: Record<string, unknown> = {}): Promis
   return (await res.json()) as Producer;
 }
 
-async function until(cond: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
+async function until(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -76,11 +76,18 @@ describe('publish across process failures', () => {
       req.on('error', () => {});
       req.write('{"type":"delta","text":"a"}\\n{"type":"delta","text":"b"}\\n{"type":"delta","te');
       setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ['-e', script, `${e.url}${p.producer.publishUrl}?epoch=1&seq=1`, p.producer.token], { stdio: 'ignore' });
-    await until(async () => (await state(e.url, p)).pseq === 2, 'two lines acknowledged');
+    const child = spawn(process.execPath, ['-e', script, `${e.url}${p.producer.publishUrl}?epoch=1&seq=1`, p.producer.token], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // A node process starting on a loaded 2-core machine can take longer than the 500 ms idle timeout: until its
+    // lines are in, the test keeps the session alive (an empty batch is a keep-alive), then lets it go quiet.
+    const keepAlive = () => fetch(e.url + p.producer.publishUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(p.producer.token) }, body: JSON.stringify({ epoch: 1, seq: 1, events: [] }) });
+    await until(async () => (await keepAlive()).ok && (await state(e.url, p)).pseq === 2, 'two lines acknowledged', 45_000).catch((err: Error) => {
+      throw new Error(`${err.message}; producer state ${JSON.stringify(stderr)}`);
+    });
     child.kill('SIGKILL');
     const read = await readSse(e.url, p.eventsUrl, { timeoutMs: 15_000 });
     expect(read.events.map((x) => x.event)).toEqual(['delta', 'delta', 'error']);
     expect(JSON.parse(read.events[2]!.data)).toMatchObject({ code: 'producer_timeout' });
-  }, 60_000);
+  }, 90_000);
 });

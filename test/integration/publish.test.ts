@@ -70,7 +70,7 @@ describe('publish API', () => {
   const other = makeKey('other-1', 'other-tenant');
   let sys: TestSystem;
   beforeAll(async () => {
-    sys = await startSystem({ edges: 2, keys: [other], env: { PRODUCER_SWEEP_MS: '50', PUBLISH_MAX_BATCH: '50', PUBLISH_MAX_EVENT_BYTES: '1024', PUBLISH_STREAM_IDLE_MS: '1500' } });
+    sys = await startSystem({ edges: 2, keys: [other], env: { PRODUCER_SWEEP_MS: '50', PUBLISH_MAX_BATCH: '50', PUBLISH_MAX_EVENT_BYTES: '1024', PUBLISH_STREAM_IDLE_MS: '5000' } });
   });
   afterAll(async () => {
     await sys?.close();
@@ -154,7 +154,8 @@ describe('publish API', () => {
   });
 
   it('a producer that goes quiet: the session ends with error producer_timeout and subscribers stop waiting', async () => {
-    const p = await createProducer(sys, { idleTimeoutMs: 300 });
+    // Long enough that the first publish lands first even on a loaded machine; the wait after it is for the event.
+    const p = await createProducer(sys, { idleTimeoutMs: 1_000 });
     await publish(sys, p, { epoch: 1, seq: 1, events: [{ type: 'delta', text: 'partial' }] });
     const read = await readSse(sys.edges[1]!.url, p.eventsUrl, { timeoutMs: 10_000 });
     expect(types(read.events)).toEqual(['delta', 'error']);
@@ -164,9 +165,9 @@ describe('publish API', () => {
   });
 
   it('a keep-alive (empty batch) holds the idle timeout off', async () => {
-    const p = await createProducer(sys, { idleTimeoutMs: 400 });
+    const p = await createProducer(sys, { idleTimeoutMs: 1_000 });
     const started = Date.now();
-    while (Date.now() - started < 1_200) {
+    while (Date.now() - started < 2_500) {
       expect((await publish(sys, p, { epoch: 1, seq: 1, events: [] })).status).toBe(200);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -315,7 +316,7 @@ describe('publish API', () => {
 describe('publish limits shared by two edges', () => {
   let sys: TestSystem;
   beforeAll(async () => {
-    sys = await startSystem({ edges: 2, env: { PUBLISH_EVENTS_PER_SECOND_PER_KEY: '10', PUBLISH_MAX_BATCH: '10' } });
+    sys = await startSystem({ edges: 2, env: { PUBLISH_EVENTS_PER_SECOND_PER_KEY: '1', PUBLISH_MAX_BATCH: '10' } });
   });
   afterAll(async () => {
     await sys?.close();

@@ -1,24 +1,21 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { withScripts, type ScriptArg } from './scripts.js';
 import type { StoreOptions } from './store.js';
-
-const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
-const SCRIPTS = {
-  rcPublish: { lua: lua('publish-3'), keys: 3 },
-  rcClaim: { lua: lua('claim-1'), keys: 1 },
-  rcEndProducer: { lua: lua('end-producer-3'), keys: 3 },
-  rcPublishRate: { lua: lua('publish-rate-1'), keys: 1 },
-};
 
 type Reply = [number, number | string, ...(number | string)[]];
 interface ProducerCommands {
-  rcPublish(...args: (string | number)[]): Promise<Reply>;
-  rcClaim(...args: (string | number)[]): Promise<Reply>;
-  rcEndProducer(...args: (string | number)[]): Promise<Reply>;
-  rcPublishRate(...args: (string | number)[]): Promise<Reply>;
+  rcPublish(...args: ScriptArg[]): Promise<Reply>;
+  rcClaim(...args: ScriptArg[]): Promise<Reply>;
+  rcEndProducer(...args: ScriptArg[]): Promise<Reply>;
+  rcPublishRate(...args: ScriptArg[]): Promise<Reply>;
 }
+
+/** Return codes of the publish API's scripts, named as each script's header lists them. */
+export const PublishCode = { Appended: 1, Duplicate: 0, Missing: -1, Fenced: -2, Ended: -3, NotProducer: -4, UnknownEpoch: -5, OutOfOrder: -6 } as const;
+export const ClaimCode = { Claimed: 1, Missing: -1, Ended: -3, NotProducer: -4 } as const;
+export const EndProducerCode = { Ended: 1, NotDue: 0, Missing: -1, AlreadyEnded: -3, NotProducer: -4 } as const;
 
 /** Producer tokens: `rp_` + 32 random bytes; only their SHA-256 is stored (in the session's metadata). */
 export const PRODUCER_TOKEN_PREFIX = 'rp_';
@@ -61,8 +58,7 @@ export class ProducerStore {
   private readonly redis: RedisClient & ProducerCommands;
 
   constructor(redis: RedisClient, readonly keys: KeySpace, readonly opts: StoreOptions) {
-    for (const [name, s] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { lua: s.lua, numberOfKeys: s.keys });
-    this.redis = redis as RedisClient & ProducerCommands;
+    this.redis = withScripts<ProducerCommands>(redis);
   }
 
   /** Creates the session already running with epoch 1; returns the producer's token (shown once). */
@@ -127,18 +123,18 @@ export class ProducerStore {
     const [code, a, b, c] = await this.redis.rcPublish(...args);
     const n = (v: unknown) => Number(v ?? 0);
     switch (code) {
-      case 1:
+      case PublishCode.Appended:
         // The deadline index is not touched here (a round trip per publish): the sweeper finds the entry at
         // its old deadline, the script tells it the new one, and it re-files it: once per idle period at most.
         if (n(c) === 0) await this.untrack(id);
         return { kind: 'appended', pseq: n(a), seq: n(b), deadline: n(c) };
-      case 0: return { kind: 'duplicate', pseq: n(a), seq: n(b) };
-      case -1: return { kind: 'missing' };
-      case -2: return { kind: 'fenced', epoch: n(a) };
-      case -3: return { kind: 'ended', pseq: n(a) };
-      case -4: return { kind: 'not_producer' };
-      case -5: return { kind: 'unknown_epoch', epoch: n(a) };
-      case -6: return { kind: 'out_of_order', pseq: n(a) };
+      case PublishCode.Duplicate: return { kind: 'duplicate', pseq: n(a), seq: n(b) };
+      case PublishCode.Missing: return { kind: 'missing' };
+      case PublishCode.Fenced: return { kind: 'fenced', epoch: n(a) };
+      case PublishCode.Ended: return { kind: 'ended', pseq: n(a) };
+      case PublishCode.NotProducer: return { kind: 'not_producer' };
+      case PublishCode.UnknownEpoch: return { kind: 'unknown_epoch', epoch: n(a) };
+      case PublishCode.OutOfOrder: return { kind: 'out_of_order', pseq: n(a) };
       default: throw new Error(`publish-3 returned ${code} for session ${id}`);
     }
   }
@@ -147,10 +143,8 @@ export class ProducerStore {
   async claim(id: string): Promise<{ kind: 'claimed'; epoch: number; pseq: number } | { kind: 'missing' | 'ended' | 'not_producer' }> {
     // The new deadline is filed by the sweeper when it meets the old entry (see publish()).
     const [code, epoch, pseq] = await this.redis.rcClaim(this.keys.session(id).meta, this.opts.openTtlSeconds);
-    if (code === 1) {
-      return { kind: 'claimed', epoch: Number(epoch), pseq: Number(pseq) };
-    }
-    return { kind: code === -1 ? 'missing' : code === -3 ? 'ended' : 'not_producer' };
+    if (code === ClaimCode.Claimed) return { kind: 'claimed', epoch: Number(epoch), pseq: Number(pseq) };
+    return { kind: code === ClaimCode.Missing ? 'missing' : code === ClaimCode.Ended ? 'ended' : 'not_producer' };
   }
 
   /**
@@ -160,15 +154,16 @@ export class ProducerStore {
   async end(id: string, mode: 'cancel' | 'timeout', terminal: { type: string; data: string }, reason = ''): Promise<{ code: number; value: number | string }> {
     const k = this.keys.session(id);
     const [code, value] = await this.redis.rcEndProducer(k.stream, k.meta, k.live, mode, terminal.type, terminal.data, this.opts.maxLen, this.opts.retentionSeconds, reason);
-    if (code === 1 || code === -1 || code === -3 || code === -4) await this.untrack(id);
-    else if (code === 0 && Number(value) > 0) await this.track(id, Number(value));
+    if (code === EndProducerCode.NotDue) {
+      if (Number(value) > 0) await this.track(id, Number(value));
+    } else await this.untrack(id);
     return { code, value: value ?? 0 };
   }
 
   /** Charges `cost` events to the key's publish rate (publish-rate-1.lua); retryAfterMs when refused. */
   async charge(keyId: string, perSecond: number, burst: number, cost: number): Promise<{ ok: boolean; retryAfterMs: number }> {
     const [code, retry] = await this.redis.rcPublishRate(this.keys.publish.rate(keyId), perSecond, burst, cost);
-    return { ok: code === 1, retryAfterMs: Number(retry) };
+    return { ok: code === 1, retryAfterMs: Number(retry) }; // publish-rate-1.lua: 1 admitted, -1 refused
   }
 
   /** Sessions whose idle deadline is at or before `now` (edge clock; the script decides on Redis's). */

@@ -1,4 +1,4 @@
-import { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import { ProducerStore, type Config, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import type { EdgeAuth } from '../auth.js';
 import type { EdgeStats } from '../stats.js';
@@ -6,7 +6,6 @@ import { cancelProducerSession, claimProducer, createProducerSession, producerSt
 import { isStreamBody, publishStream } from './stream.js';
 
 export { startProducerSweeper } from './sweeper.js';
-export { isCustomEventType } from './events.js';
 
 /** The same store options as the session store: one retention, one open TTL, one MAXLEN. */
 export function producerStoreFor(redis: RedisClient, store: SessionStore): ProducerStore {

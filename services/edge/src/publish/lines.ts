@@ -23,7 +23,7 @@ export function ndjsonReader(maxLineBytes: number): BodyReader {
       return { kind: 'event', raw: JSON.parse(text), where: `line ${line}` };
     } catch {
       // Returned in place, not thrown: the lines before it in the same chunk are still appended.
-      return { kind: 'bad', error: new PublishInputError(400, 'invalid_event', `line ${line}: not valid JSON`) };
+      return { kind: 'bad', error: new PublishInputError('invalid_event', `line ${line}: not valid JSON`) };
     }
   };
   return {
@@ -35,7 +35,7 @@ export function ndjsonReader(maxLineBytes: number): BodyReader {
         buf = buf.subarray(nl + 1);
       }
       if (buf.length > maxLineBytes) {
-        out.push({ kind: 'bad', error: new PublishInputError(413, 'event_too_large', `line ${line + 1}: longer than ${maxLineBytes} bytes`) });
+        out.push({ kind: 'bad', error: new PublishInputError('event_too_large', `line ${line + 1}: longer than ${maxLineBytes} bytes`) });
         buf = Buffer.alloc(0);
       }
       held = Buffer.from(buf);
@@ -67,7 +67,7 @@ export function sseReader(maxEventBytes: number): BodyReader {
       try {
         data = JSON.parse(m.data);
       } catch {
-        items.push({ kind: 'bad', error: new PublishInputError(400, 'invalid_event', `${where}: data is not valid JSON`) });
+        items.push({ kind: 'bad', error: new PublishInputError('invalid_event', `${where}: data is not valid JSON`) });
         return;
       }
       const type = m.event ?? 'message';
@@ -86,7 +86,7 @@ export function sseReader(maxEventBytes: number): BodyReader {
       const out = items;
       items = [];
       if (out.length) pending = 0;
-      if (pending > maxEventBytes * 2 + 1024) out.push({ kind: 'bad', error: new PublishInputError(413, 'event_too_large', `event ${n + 1}: longer than ${maxEventBytes} bytes`) });
+      if (pending > maxEventBytes * 2 + 1024) out.push({ kind: 'bad', error: new PublishInputError('event_too_large', `event ${n + 1}: longer than ${maxEventBytes} bytes`) });
       return out;
     },
     end() {

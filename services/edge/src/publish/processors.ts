@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, isTerminal, TERMINAL_TYPES, type Config } from '@relaycast/shared';
+import { ConfigError, errorEvent, isTerminal, TERMINAL_TYPES, type Config } from '@relaycast/shared';
 import { BUILTIN_PROCESSORS, Pipeline, type Processor, type StreamEvent } from '@relaycast/ingest';
 import { PublishInputError, toWire, type PublishEvent, type WireEvent } from './events.js';
 
@@ -16,24 +16,26 @@ const DEFS = new Map(BUILTIN_PROCESSORS.map((d) => [d.type, d]));
 /** Validates the specs at creation (400 naming the one at fault) and returns them in their stored form. */
 export function checkProcessors(raw: z.infer<typeof processorSpecSchema>, cfg: Config): ProcessorSpec[] {
   const specs = raw.map((s) => (typeof s === 'string' ? { type: s } : (s as ProcessorSpec)));
-  specs.forEach((_, i) => makers(specs.slice(i, i + 1), cfg, `processors[${i}]`));
+  specs.forEach((_, i) => {
+    makers(specs.slice(i, i + 1), cfg, `processors[${i}]`);
+  });
   return specs;
 }
 
 function makers(specs: readonly ProcessorSpec[], cfg: Config, where = 'processors'): (() => Processor)[] {
   return specs.map((spec) => {
     const def = DEFS.get(spec.type);
-    if (!def) throw new PublishInputError(400, 'invalid_processor', `${where}: unknown processor ${JSON.stringify(spec.type)} (known: ${[...DEFS.keys()].join(', ')})`);
+    if (!def) throw new PublishInputError('invalid_processor', `${where}: unknown processor ${JSON.stringify(spec.type)} (known: ${[...DEFS.keys()].join(', ')})`);
     const { type: _type, ...rest } = spec;
     const parsed = def.options.safeParse(rest);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new PublishInputError(400, 'invalid_processor', `${where} (${spec.type}): ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+      throw new PublishInputError('invalid_processor', `${where} (${spec.type}): ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
     }
     try {
       return def.setup(parsed.data, { cfg });
     } catch (e) {
-      if (e instanceof ConfigError || e instanceof Error) throw new PublishInputError(400, 'invalid_processor', `${where} (${spec.type}): ${e.message}`);
+      if (e instanceof ConfigError || e instanceof Error) throw new PublishInputError('invalid_processor', `${where} (${spec.type}): ${e.message}`);
       throw e;
     }
   });
@@ -126,7 +128,7 @@ export class PublishRun {
         if (!this.feeding) this.onLate();
       },
       fail: (name, err) => {
-        this.push(toWire({ type: 'error', code: 'internal', message: `processor ${name} failed: ${(err as Error).message}`, retryable: false }));
+        this.push(toWire(errorEvent('processor_failed', `processor ${name} failed: ${(err as Error).message}`)));
         if (!this.feeding) this.onLate();
       },
     });

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
-import { isSessionId, newSessionId, runningLeaseMs, type ApiKeyEntry } from '@relaycast/shared';
+import { EndProducerCode, isSessionId, newSessionId, runningLeaseMs, type ApiKeyEntry } from '@relaycast/shared';
 import { apiKeyOf, owns, sessionCaller, type EdgeAuth } from '../auth.js';
 import { sendError } from '../http-error.js';
 import { bindSession } from '../request-log.js';
@@ -40,13 +40,13 @@ export function createProducerSession(d: PublishRouteDeps & { limiter: import('@
     const parsed = createSchema.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return sendError(res, 400, 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      return sendError(res, 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     let processors: ProcessorSpec[];
     try {
       processors = checkProcessors(parsed.data.processors ?? [], d.cfg);
     } catch (e) {
-      if (e instanceof PublishInputError) return sendError(res, e.status, e.code, e.message);
+      if (e instanceof PublishInputError) return sendError(res, e.code, e.message);
       throw e;
     }
     const id = newSessionId();
@@ -54,7 +54,7 @@ export function createProducerSession(d: PublishRouteDeps & { limiter: import('@
     if (!admitted.ok) {
       d.stats.limited[admitted.limit]++;
       const why = admitted.limit === 'rate' ? 'too many sessions created with this API key in the last minute' : 'too many running sessions for this API key';
-      return sendError(res, 429, 'rate_limited', why, { 'Retry-After': String(Math.max(1, Math.ceil(admitted.retryAfterMs / 1000))) });
+      return sendError(res, 'rate_limited', why, { 'Retry-After': String(Math.max(1, Math.ceil(admitted.retryAfterMs / 1000))) });
     }
     const label = parsed.data.label ?? 'producer';
     const idleMs = parsed.data.idleTimeoutMs ?? d.cfg.PRODUCER_IDLE_TIMEOUT_MS;
@@ -92,11 +92,11 @@ export function publishBatch(d: PublishRouteDeps) {
     const body = batchSchema.safeParse(req.body);
     if (!body.success) {
       const issue = body.error.issues[0]!;
-      return sendError(res, 400, 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      return sendError(res, 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const { epoch, seq, events } = body.data;
     try {
-      if (events.length > d.cfg.PUBLISH_MAX_BATCH) throw new PublishInputError(413, 'batch_too_large', `${events.length} events exceed PUBLISH_MAX_BATCH (${d.cfg.PUBLISH_MAX_BATCH})`);
+      if (events.length > d.cfg.PUBLISH_MAX_BATCH) throw new PublishInputError('batch_too_large', `${events.length} events exceed PUBLISH_MAX_BATCH (${d.cfg.PUBLISH_MAX_BATCH})`);
       const parsed = events.map((e, i) => parsePublishEvent(e, `events[${i}]`, d.cfg.PUBLISH_MAX_EVENT_BYTES));
       checkTerminalLast(parsed, (i) => `events[${i}]`);
       await charge(d, p.meta, parsed.length);
@@ -106,7 +106,7 @@ export function publishBatch(d: PublishRouteDeps) {
       const ack = await commit(d, p.id, p.meta, epoch, seq, parsed.length, run.out, run.outChars);
       res.json({ ...ack, ...(run.finishedBy ? { finishReason: run.finishedBy } : {}) });
     } catch (e) {
-      if (e instanceof PublishInputError) return sendError(res, e.status, e.code, e.message);
+      if (e instanceof PublishInputError) return sendError(res, e.code, e.message);
       if (e instanceof PublishRefused) return sendRefused(res, e);
       throw e;
     }
@@ -120,8 +120,8 @@ export function claimProducer(d: PublishRouteDeps) {
     if (!p) return;
     const r = await d.producers.claim(p.id);
     if (r.kind === 'claimed') return void res.json({ epoch: r.epoch, pseq: r.pseq, nextSeq: r.pseq + 1 });
-    if (r.kind === 'ended') return sendRefused(res, new PublishRefused(409, p.meta.status === 'cancelled' ? 'session_cancelled' : 'session_ended', `the session already ended (${p.meta.status})`, { status: p.meta.status }));
-    sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
+    if (r.kind === 'ended') return sendRefused(res, new PublishRefused(p.meta.status === 'cancelled' ? 'session_cancelled' : 'session_ended', `the session already ended (${p.meta.status})`, { status: p.meta.status }));
+    sendError(res, 'session_not_found', 'no such session (unknown or expired)');
   };
 }
 
@@ -148,11 +148,12 @@ export function cancelProducerSession(d: PublishRouteDeps & { store: import('@re
     if (!meta) return next();
     const caller = sessionCaller(d.auth, req, res, id, { query: false, keys: true });
     if (!caller) return;
-    if (!owns(caller, meta)) return sendError(res, 403, 'forbidden', 'this session belongs to another tenant');
+    if (!owns(caller, meta)) return sendError(res, 'forbidden', 'this session belongs to another tenant');
     const reason = 'client_request';
     const r = await d.producers.end(id, 'cancel', toWire({ type: 'cancelled', reason }), reason);
-    if (r.code === 1) await d.limiter.release(meta.keyId ?? '', id).catch(() => undefined);
-    if (r.code === -1) return sendError(res, 404, 'session_not_found', 'no such session (unknown or expired)');
-    res.status(202).json({ id, status: r.code === 1 ? 'cancelled' : String(r.value), cancelled: r.code === 1 });
+    const ended = r.code === EndProducerCode.Ended;
+    if (ended) await d.limiter.release(meta.keyId ?? '', id).catch(() => undefined);
+    if (r.code === EndProducerCode.Missing) return sendError(res, 'session_not_found', 'no such session (unknown or expired)');
+    res.status(202).json({ id, status: ended ? 'cancelled' : String(r.value), cancelled: ended });
   };
 }

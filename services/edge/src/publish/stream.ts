@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { ProducerMeta } from '@relaycast/shared';
+import { ERRORS, type ProducerMeta } from '@relaycast/shared';
 import { clearDeadline } from '../deadline.js';
 import { sendError } from '../http-error.js';
 import { producerOf } from './auth.js';
@@ -36,7 +36,7 @@ export function publishStream(d: PublishRouteDeps) {
     if (!p) return;
     const epoch = intParam(req, 'epoch');
     const seq = intParam(req, 'seq');
-    if (!epoch || !seq) return sendError(res, 400, 'invalid_request', 'a streaming publish needs ?epoch=<n>&seq=<first seq> (or Relaycast-Epoch and Relaycast-Seq headers)');
+    if (!epoch || !seq) return sendError(res, 'invalid_request', 'a streaming publish needs ?epoch=<n>&seq=<first seq> (or Relaycast-Epoch and Relaycast-Seq headers)');
     clearDeadline(res);
     const s = new StreamPublish(d, p.id, p.meta, epoch, seq, req.is('text/event-stream') ? sseReader(d.cfg.PUBLISH_MAX_EVENT_BYTES) : ndjsonReader(d.cfg.PUBLISH_MAX_EVENT_BYTES * 2 + 1024));
     await s.run(req, res);
@@ -72,9 +72,9 @@ class StreamPublish {
       this.stop ??= e;
       stopped();
     };
-    const idleError = () => new PublishInputError(400, 'stream_idle', `no line for ${this.d.cfg.PUBLISH_STREAM_IDLE_MS} ms`);
+    const idleError = () => new PublishInputError('stream_idle', `no line for ${this.d.cfg.PUBLISH_STREAM_IDLE_MS} ms`);
     let idle = setTimeout(() => abort(idleError()), this.d.cfg.PUBLISH_STREAM_IDLE_MS);
-    const max = setTimeout(() => abort(new PublishInputError(400, 'stream_too_long', `a streaming publish lasts at most ${this.d.cfg.PUBLISH_STREAM_MAX_MS} ms; continue in a new request`)), this.d.cfg.PUBLISH_STREAM_MAX_MS);
+    const max = setTimeout(() => abort(new PublishInputError('stream_too_long', `a streaming publish lasts at most ${this.d.cfg.PUBLISH_STREAM_MAX_MS} ms; continue in a new request`)), this.d.cfg.PUBLISH_STREAM_MAX_MS);
     const watch = setInterval(() => void this.watch().then((e) => e && abort(e), () => undefined), WATCH_MS);
     let cut = false;
     const read = (async () => {
@@ -110,8 +110,8 @@ class StreamPublish {
     if (failure && !(failure instanceof PublishRefused)) throw failure;
     const stop = this.stop ?? (failure as PublishRefused | undefined);
     const progress = { pseq: this.ack.pseq, nextSeq: this.ack.pseq + 1, lastEventId: this.ack.lastEventId, lines: this.lines, skipped: this.skipped };
-    if (stop instanceof PublishRefused) return sendRefused(res, new PublishRefused(stop.status, stop.code, stop.message, { ...stop.extra, ...progress }));
-    if (stop) return void res.status(stop.status).json({ error: { code: stop.code, message: stop.message, ...progress } });
+    if (stop instanceof PublishRefused) return sendRefused(res, new PublishRefused(stop.code, stop.message, { ...stop.extra, ...progress }));
+    if (stop) return void res.status(ERRORS[stop.code].status).json({ error: { code: stop.code, message: stop.message, ...progress } });
     res.json({ ...progress, ended: this.ack.ended || this.run_.ended, ...(this.run_.finishedBy ? { finishReason: this.run_.finishedBy } : {}) });
   }
 
@@ -170,8 +170,8 @@ class StreamPublish {
   private async watch(): Promise<PublishRefused | undefined> {
     const m = await this.d.producers.meta(this.id);
     if (!m || m.terminal === undefined || this.run_.ended) return undefined;
-    if (m.status === 'cancelled') return new PublishRefused(409, 'session_cancelled', `the session was cancelled (${m.cancelRequested ?? 'cancelled'}); stop the upstream`, { reason: m.cancelRequested ?? null });
-    return new PublishRefused(409, 'session_ended', `the session already ended (${m.status})`, { status: m.status });
+    if (m.status === 'cancelled') return new PublishRefused('session_cancelled', `the session was cancelled (${m.cancelRequested ?? 'cancelled'}); stop the upstream`, { reason: m.cancelRequested ?? null });
+    return new PublishRefused('session_ended', `the session already ended (${m.status})`, { status: m.status });
   }
 }
 

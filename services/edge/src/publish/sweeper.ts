@@ -1,4 +1,4 @@
-import type { Limiter, Logger, ProducerStore } from '@relaycast/shared';
+import { EndProducerCode, errorEvent, type Limiter, type Logger, type ProducerStore } from '@relaycast/shared';
 import { toWire } from './events.js';
 
 const BATCH = 100;
@@ -25,9 +25,9 @@ export async function sweep(producers: ProducerStore, limiter: Limiter, log: Log
   const ids = await producers.due(Date.now(), BATCH);
   let ended = 0;
   for (const id of ids) {
-    const terminal = toWire({ type: 'error', code: 'producer_timeout', message: 'the producer sent nothing within its idle timeout', retryable: false });
+    const terminal = toWire(errorEvent('producer_timeout', 'the producer sent nothing within its idle timeout'));
     const r = await producers.end(id, 'timeout', terminal);
-    if (r.code !== 1) continue;
+    if (r.code !== EndProducerCode.Ended) continue;
     ended++;
     const meta = await producers.meta(id);
     if (meta) await limiter.release(meta.keyId, id).catch(() => undefined);
