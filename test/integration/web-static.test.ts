@@ -55,6 +55,9 @@ describe('the edge serves the built page', () => {
       ['GET', '/v1/nope', 404, 'not_found'],
       ['GET', '/v1/sessions', 405, 'method_not_allowed'],
       ['DELETE', '/v1/sessions/abc', 405, 'method_not_allowed'],
+      // Publish routes come from the same table, so their other methods are 405 too.
+      ['GET', '/v1/sessions/abc/publish', 405, 'method_not_allowed'],
+      ['DELETE', '/v1/sessions/abc/producer', 405, 'method_not_allowed'],
       ['GET', '/assets/missing-123.js', 404, 'not_found'],
       ['POST', '/', 404, 'not_found'],
       ['GET', '/../package.json', 404, 'not_found'],
@@ -62,6 +65,7 @@ describe('the edge serves the built page', () => {
     for (const [method, path, status, code] of cases) {
       const res = await fetch(base + path, { method });
       expect([method, path, res.status]).toEqual([method, path, status]);
+      if (path.endsWith('/producer')) expect(res.headers.get('allow')).toBe('POST, GET');
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
     }
   });

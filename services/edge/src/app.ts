@@ -17,6 +17,7 @@ import { securityHeaders } from './security-headers.js';
 import type { Subscriber } from './subscriber.js';
 import { webRoutes } from './web.js';
 import { publishRoutes } from './publish/index.js';
+import { registerRoutes, type Route } from './route-table.js';
 
 export interface AppDeps {
   cfg: Config;
@@ -33,22 +34,6 @@ export interface AppDeps {
   auth: EdgeAuth;
   limiter: Limiter;
   connections: ConnectionLimits;
-}
-
-type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
-type Route = [method: 'get' | 'post', path: string, ...handlers: Handler[]];
-
-function registerRoutes(app: express.Express, routes: readonly Route[]): void {
-  const methods = new Map<string, string[]>();
-  for (const [method, path, ...handlers] of routes) {
-    app[method](path, ...handlers);
-    methods.set(path, [...(methods.get(path) ?? []), method.toUpperCase()]);
-  }
-  // After every registration, so a path's own methods match first (HEAD is answered as GET by Express).
-  for (const [path, allowed] of methods) {
-    const allow = allowed.join(', ');
-    app.all(path, (_req, res) => sendError(res, 'method_not_allowed', `use ${allow}`, { Allow: allow }));
-  }
 }
 
 /** Express 5 forwards rejected promises to the error handler, so handlers can simply be async. */
@@ -91,14 +76,16 @@ export function createApp(d: AppDeps): express.Express {
   const apiKey = requireApiKey(d.auth);
   // One table: each route's registration and, for its path, the 405 with `Allow` for every other method.
   // The key is checked before the body is read: an anonymous caller cannot make the edge parse 256 KiB.
-  // Publish API (issue 20): producer sessions first; every other request passes on to the table's routes.
-  publishRoutes(app, d, apiKey, json);
+  // Publish API (docs/publishing.md): producer sessions are created and cancelled by its handlers, which
+  // pass every other request on to the model sessions' handlers.
+  const publish = publishRoutes(d, json);
   // Events, cancel and status authenticate inside: they accept a session's token as well as an API key.
   const routes: Route[] = [
-    ['post', '/v1/sessions', apiKey, json, createSessionHandler(d)],
+    ['post', '/v1/sessions', apiKey, json, publish.create, createSessionHandler(d)],
     ['post', '/v1/sessions/:id/token', apiKey, mintTokenHandler(d)],
     ['get', '/v1/sessions/:id/events', eventsHandler(d)],
-    ['post', '/v1/sessions/:id/cancel', cancelHandler(d)],
+    ['post', '/v1/sessions/:id/cancel', publish.cancel, cancelHandler(d)],
+    ...publish.routes,
     ['get', '/v1/sessions/:id', statusHandler(d)],
     // Only the models the caller's key may use.
     ['get', '/v1/models', apiKey, modelsHandler(d.cfg.routes, (model, res) => allowsModel(apiKeyOf(res), model))],

@@ -1,6 +1,7 @@
-import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ProducerStore, type Config, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import type { EdgeAuth } from '../auth.js';
+import type { Handler, Route } from '../route-table.js';
 import type { EdgeStats } from '../stats.js';
 import { cancelProducerSession, claimProducer, createProducerSession, producerState, publishBatch, type PublishRouteDeps } from './routes.js';
 import { isStreamBody, publishStream } from './stream.js';
@@ -16,17 +17,22 @@ export function producerStoreFor(redis: RedisClient, store: SessionStore): Produ
  * The publish API (docs/publishing.md). Registered before the model session routes: `POST /v1/sessions`
  * and `POST …/cancel` handle producer sessions here and pass every other request on.
  */
-export function publishRoutes(app: Express, d: { cfg: Config; store: SessionStore; redis: RedisClient; limiter: Limiter; auth: EdgeAuth; stats: EdgeStats; log: Logger }, apiKey: RequestHandler, json: RequestHandler): void {
+export function publishRoutes(d: { cfg: Config; store: SessionStore; redis: RedisClient; limiter: Limiter; auth: EdgeAuth; stats: EdgeStats; log: Logger }, json: RequestHandler): { create: Handler; cancel: Handler; routes: Route[] } {
   const deps: PublishRouteDeps & { store: SessionStore } = { ...d, producers: producerStoreFor(d.redis, d.store) };
-  app.post('/v1/sessions', apiKey, json, createProducerSession(deps));
   const stream = publishStream(deps);
   const batch = publishBatch(deps);
-  app.post('/v1/sessions/:id/publish', (req: Request, res: Response, next: NextFunction) => {
+  const publish: Handler = (req: Request, res: Response, next: NextFunction) => {
     if (isStreamBody(req)) return void stream(req, res).catch(next);
     json(req, res, (err?: unknown) => (err ? next(err) : void batch(req, res).catch(next)));
-  });
-  app.post('/v1/sessions/:id/producer', claimProducer(deps));
-  app.get('/v1/sessions/:id/producer', producerState(deps));
-  app.post('/v1/sessions/:id/cancel', cancelProducerSession(deps));
+  };
+  return {
+    create: createProducerSession(deps),
+    cancel: cancelProducerSession(deps),
+    routes: [
+      ['post', '/v1/sessions/:id/publish', publish],
+      ['post', '/v1/sessions/:id/producer', claimProducer(deps)],
+      ['get', '/v1/sessions/:id/producer', producerState(deps)],
+    ],
+  };
 }
 
