@@ -11,6 +11,7 @@ import { deadline, timedOut } from './deadline.js';
 import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
+import { eventsHeadHandler } from './routes/events-head.js';
 import { modelsHandler } from './routes/models.js';
 import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } from './routes/sessions.js';
 import { securityHeaders } from './security-headers.js';
@@ -80,6 +81,8 @@ export function createApp(d: AppDeps): express.Express {
   app.post('/v1/sessions', apiKey, json, createSessionHandler(d));
   app.post('/v1/sessions/:id/token', apiKey, mintTokenHandler(d));
   // These authenticate inside: they accept a session's token as well as (status, cancel) an API key.
+  // Before the GET route, which express would otherwise also run for HEAD.
+  app.head('/v1/sessions/:id/events', eventsHeadHandler(d));
   app.get('/v1/sessions/:id/events', eventsHandler(d));
   app.post('/v1/sessions/:id/cancel', cancelHandler(d));
   app.get('/v1/sessions/:id', statusHandler(d));
