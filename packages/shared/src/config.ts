@@ -52,6 +52,9 @@ export const DEFAULTS = {
   MAX_CONNECTIONS_PER_IP: 256,
   MAX_CONNECTIONS_PER_SESSION: 1_000,
   EDGE_LEASE_MS: 15_000,
+  HEADERS_TIMEOUT_MS: 5_000,
+  STATUS_READS_PER_MINUTE_PER_TOKEN: 120,
+  STATUS_READS_PER_MINUTE_PER_IP: 1_200,
 } as const;
 
 /** `openssl rand -base64 32` prints 44 characters; anything shorter than 32 is too guessable to sign with. */
@@ -115,6 +118,9 @@ const envSchema = z.object({
   MAX_CONNECTIONS_PER_IP: int(1).default(DEFAULTS.MAX_CONNECTIONS_PER_IP),
   MAX_CONNECTIONS_PER_SESSION: int(1).default(DEFAULTS.MAX_CONNECTIONS_PER_SESSION),
   EDGE_LEASE_MS: int(300, 600_000).default(DEFAULTS.EDGE_LEASE_MS),
+  HEADERS_TIMEOUT_MS: int(100, 120_000).default(DEFAULTS.HEADERS_TIMEOUT_MS),
+  STATUS_READS_PER_MINUTE_PER_TOKEN: int(1, 1_000_000).default(DEFAULTS.STATUS_READS_PER_MINUTE_PER_TOKEN),
+  STATUS_READS_PER_MINUTE_PER_IP: int(1, 1_000_000).default(DEFAULTS.STATUS_READS_PER_MINUTE_PER_IP),
   CORS_ORIGINS: z
     .string()
     .refine((v) => list(v).every((o) => /^https?:\/\/[^/\s,*]+$/.test(o)), 'comma-separated origins such as https://app.example.com (scheme and host, no path, no wildcard)')

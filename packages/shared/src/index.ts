@@ -13,3 +13,4 @@ export * from './store.js';
 export * from './tokens.js';
 export * from './job.js';
 export * from './service.js';
+export * from './rates.js';

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
-import { allowsModel, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
+import { allowsModel, RateLimiter, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import { apiKeyOf, requireApiKey, type EdgeAuth } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { cors } from './cors.js';
@@ -15,6 +15,7 @@ import { eventsHeadHandler } from './routes/events-head.js';
 import { modelsHandler } from './routes/models.js';
 import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } from './routes/sessions.js';
 import { securityHeaders } from './security-headers.js';
+import { statusReadLimit } from './status-reads.js';
 import type { Subscriber } from './subscriber.js';
 import { webRoutes } from './web.js';
 
@@ -85,7 +86,8 @@ export function createApp(d: AppDeps): express.Express {
   app.head('/v1/sessions/:id/events', eventsHeadHandler(d));
   app.get('/v1/sessions/:id/events', eventsHandler(d));
   app.post('/v1/sessions/:id/cancel', cancelHandler(d));
-  app.get('/v1/sessions/:id', statusHandler(d));
+  // Status reads are rate limited (per address, per token, over all edges) before the session is read.
+  app.get('/v1/sessions/:id', statusReadLimit({ cfg: d.cfg, rates: new RateLimiter(d.redis), keys: d.limiter.keys, stats: d.stats }), statusHandler(d));
   // Only the models the caller's key may use.
   app.get('/v1/models', apiKey, modelsHandler(d.cfg.routes, (model, res) => allowsModel(apiKeyOf(res), model)));
   // The demo page (web/): after the API, so an API path never reaches the file system lookup's answer.

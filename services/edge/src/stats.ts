@@ -13,5 +13,5 @@ export class EdgeStats {
   /** Streams ended because their subscribe token expired. */
   tokenExpiries = 0;
   /** Requests refused with 429, by the limit that refused them. */
-  readonly limited = { rate: 0, running: 0, ip: 0, session: 0 };
+  readonly limited = { rate: 0, running: 0, ip: 0, session: 0, reads_ip: 0, reads_token: 0 };
 }

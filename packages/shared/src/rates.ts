@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import type { RedisClient } from './redis.js';
+
+const RATE_LUA = readFileSync(new URL('../lua/rate-1.lua', import.meta.url), 'utf8');
+
+interface RateCommands {
+  rcRate(key: string, intervalMs: string, burst: number): Promise<[number, number]>;
+}
+
+export type RateDecision = { ok: true } | { ok: false; retryAfterMs: number };
+
+/**
+ * A request rate per subject shared by every edge, in Redis (rate-1.lua): one script call per request,
+ * one short key per active subject, nothing held for a subject that went quiet. Each call touches one key,
+ * so it works unchanged on Redis Cluster.
+ */
+export class RateLimiter {
+  private readonly redis: RedisClient & RateCommands;
+
+  constructor(redis: RedisClient) {
+    if (!('rcRate' in redis)) redis.defineCommand('rcRate', { lua: RATE_LUA, numberOfKeys: 1 });
+    this.redis = redis as RedisClient & RateCommands;
+  }
+
+  /** Counts one request of `key` against `perMinute`, allowing bursts of {@link rateBurst}. */
+  async take(key: string, perMinute: number): Promise<RateDecision> {
+    const [code, retryAfterMs] = await this.redis.rcRate(key, String(60_000 / perMinute), rateBurst(perMinute));
+    return code === 1 ? { ok: true } : { ok: false, retryAfterMs: Number(retryAfterMs) };
+  }
+}
+
+/** Ten seconds' worth at once: a page that polls in a burst is served, a loop is held to the rate. */
+export function rateBurst(perMinute: number): number {
+  return Math.max(1, Math.ceil(perMinute / 6));
+}
