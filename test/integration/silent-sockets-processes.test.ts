@@ -146,7 +146,7 @@ describe('silent sockets', () => {
     expect(probes.length).toBeGreaterThan(5);
     expect(probes.filter((p) => p.status !== 200)).toEqual([]);
     // A bound for a loaded CI machine; the 100 ms target is measured by bench/silent-sockets.mjs.
-    expect(Math.max(...probes.map((p) => p.ms))).toBeLessThan(2_000);
+    expect(Math.max(...probes.map((p) => p.ms))).toBeLessThan(5_000);
     expect(duringFull.every((st) => st === 503)).toBe(true);
     // The flood held more sockets than the edge may: it shed the oldest silent ones, never a stream.
     expect(await metric(edge, 'relaycast_edge_sockets_shed_total', { reason: 'evicted' })).toBeGreaterThan(0);

@@ -11,7 +11,7 @@ import { resolveCredentials } from './credentials.js';
 import { Hub } from './hub.js';
 import { createEdgeMetrics } from './metrics.js';
 import { EdgeStats } from './stats.js';
-import { fdBudget } from './fd-budget.js';
+import { fdBudget, readFdLimits } from './fd-budget.js';
 import { SocketGuard } from './socket-guard.js';
 import type { Subscriber } from './subscriber.js';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -44,7 +44,7 @@ const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `$
  */
 export async function startEdge(cfg: Config, log: Logger = createLogger('edge', cfg.LOG_LEVEL)): Promise<Edge> {
   // Streams and sockets fit the open-file limit with room to spare, so accept() never meets EMFILE.
-  const budget = fdBudget(cfg.MAX_CONNECTIONS);
+  const budget = fdBudget(cfg.MAX_CONNECTIONS, readFdLimits());
   if (budget.maxStreams < cfg.MAX_CONNECTIONS) log.warn({ configured: cfg.MAX_CONNECTIONS, used: budget.maxStreams, fdLimit: budget.soft }, 'MAX_CONNECTIONS lowered to fit the open-file limit');
   log.info({ fdSoft: budget.soft, fdHard: budget.hard, maxSockets: budget.maxSockets, maxConnections: budget.maxStreams }, 'connection budget');
   cfg = Object.freeze({ ...cfg, MAX_CONNECTIONS: budget.maxStreams });

@@ -41,7 +41,7 @@ export function readFdLimits(read: () => string = () => readFileSync('/proc/self
  * more) stay free of event streams for API requests and health checks. With 20,000 fds: 19,936 sockets,
  * of which 18,939 streams. An unknown limit caps nothing beyond MAX_CONNECTIONS.
  */
-export function fdBudget(maxConnections: number, limits = readFdLimits()): FdBudget {
+export function fdBudget(maxConnections: number, limits: { soft: number; hard: number } | undefined): FdBudget {
   if (!limits) return { maxSockets: maxConnections + Math.max(64, Math.ceil(maxConnections * 0.05)), maxStreams: maxConnections };
   const maxSockets = Math.max(2, limits.soft - RESERVED_FDS);
   const headroom = Math.max(Math.min(64, Math.floor(maxSockets / 2)), Math.ceil(maxSockets * 0.05));

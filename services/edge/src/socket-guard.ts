@@ -15,6 +15,7 @@ export interface SocketGuardStats {
 }
 
 const LOG_EVERY_MS = 10_000;
+const SWEEP_BATCH = 500;
 
 /**
  * Guards the edge's file descriptors against connections that never speak. Every socket is "waiting"
@@ -32,6 +33,7 @@ export class SocketGuard {
   private readonly timer: NodeJS.Timeout;
   private readonly logTimer: NodeJS.Timeout;
   private logged = 0;
+  private sweeping = false;
 
   constructor(
     server: Server,
@@ -73,10 +75,24 @@ export class SocketGuard {
     });
   }
 
+  /**
+   * Closes the expired sockets SWEEP_BATCH at a time, yielding between batches: a flood's sockets all expire
+   * together, and closing tens of thousands in one tick would hold up every other request that long.
+   */
   private sweep(): void {
+    if (this.sweeping) return;
     const expired = Date.now() - this.headersTimeoutMs;
+    let n = 0;
     for (const [socket, at] of this.waiting) {
-      if (at > expired) break;
+      if (at > expired) return;
+      if (n++ === SWEEP_BATCH) {
+        this.sweeping = true;
+        setImmediate(() => {
+          this.sweeping = false;
+          this.sweep();
+        });
+        return;
+      }
       this.waiting.delete(socket);
       this.stats.headersTimeouts++;
       socket.destroy();
