@@ -28,6 +28,8 @@ function attempt() {
   r.attempted++;
   outstanding++;
   const s = connect({ port: o.port, host: o.host ?? '127.0.0.1', localAddress });
+  // Flowing, so the server's FIN is read and 'end' fires (a paused socket would sit in CLOSE_WAIT).
+  s.resume();
   let connected = false;
   s.on('connect', () => {
     connected = true;
