@@ -37,6 +37,8 @@ export function authEnv(keys: TestKey[]): Record<string, string> {
     MAX_RUNNING_PER_KEY: '10000',
     MAX_CONNECTIONS_PER_IP: '100000',
     MAX_CONNECTIONS_PER_SESSION: '100000',
+    STATUS_READS_PER_MINUTE_PER_TOKEN: '1000000',
+    STATUS_READS_PER_MINUTE_PER_IP: '1000000',
   };
 }
 

@@ -59,6 +59,9 @@ export const DEFAULTS = {
   PUBLISH_MAX_BATCH: 1_000,
   PUBLISH_STREAM_IDLE_MS: 30_000,
   PUBLISH_STREAM_MAX_MS: 3_600_000,
+  HEADERS_TIMEOUT_MS: 5_000,
+  STATUS_READS_PER_MINUTE_PER_TOKEN: 120,
+  STATUS_READS_PER_MINUTE_PER_IP: 1_200,
 } as const;
 
 /** `openssl rand -base64 32` prints 44 characters; anything shorter than 32 is too guessable to sign with. */
@@ -130,6 +133,9 @@ const envSchema = z.object({
   PUBLISH_MAX_BATCH: int(1, 100_000).default(DEFAULTS.PUBLISH_MAX_BATCH),
   PUBLISH_STREAM_IDLE_MS: int(100, 3_600_000).default(DEFAULTS.PUBLISH_STREAM_IDLE_MS),
   PUBLISH_STREAM_MAX_MS: int(1_000, 86_400_000).default(DEFAULTS.PUBLISH_STREAM_MAX_MS),
+  HEADERS_TIMEOUT_MS: int(100, 120_000).default(DEFAULTS.HEADERS_TIMEOUT_MS),
+  STATUS_READS_PER_MINUTE_PER_TOKEN: int(1, 1_000_000).default(DEFAULTS.STATUS_READS_PER_MINUTE_PER_TOKEN),
+  STATUS_READS_PER_MINUTE_PER_IP: int(1, 1_000_000).default(DEFAULTS.STATUS_READS_PER_MINUTE_PER_IP),
   CORS_ORIGINS: z
     .string()
     .refine((v) => list(v).every((o) => /^https?:\/\/[^/\s,*]+$/.test(o)), 'comma-separated origins such as https://app.example.com (scheme and host, no path, no wildcard)')

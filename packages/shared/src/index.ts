@@ -14,3 +14,4 @@ export * from './tokens.js';
 export * from './job.js';
 export * from './service.js';
 export * from './producer-store.js';
+export * from './rates.js';

@@ -28,6 +28,8 @@ export interface LimitKeys {
   sessionConnections(sessionId: string): string;
   /** Sorted set: live edges (score: last heartbeat, ms). */
   readonly edges: string;
+  /** String: a subject's status-read rate (rate-1.lua); `subject` is `ip:<address>` or `t:<token hash>`. */
+  reads(subject: string): string;
 }
 
 export interface KeySpace {
@@ -63,6 +65,7 @@ export function keySpace(prefix: string): KeySpace {
       ipConnections: (ip) => `${prefix}:ip:{${ip}}:conns`,
       sessionConnections: (id) => `${prefix}:s:{${id}}:conns`,
       edges: `${prefix}:edges`,
+      reads: (subject) => `${prefix}:rd:{${subject}}`,
     },
     queuePrefix: `{${prefix}:q}`,
     queueName: 'generate',

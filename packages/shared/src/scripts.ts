@@ -32,3 +32,4 @@ export const AppendCode = { Appended: 1, Duplicate: 0, Missing: -1, Fenced: -2, 
 export const BeginCode = { Began: 1, Missing: -1, Ended: -3 } as const;
 export const CancelCode = { Recorded: 1, Missing: -1, Ended: -3 } as const;
 export const ConnectCode = { Taken: 1, Refused: 0 } as const;
+export const RateCode = { Allowed: 1, Refused: 0 } as const;

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
-import { allowsModel, pingWithin, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
+import { allowsModel, pingWithin, RateLimiter, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import { apiKeyOf, requireApiKey, type EdgeAuth } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { cors } from './cors.js';
@@ -11,9 +11,11 @@ import { deadline, timedOut } from './deadline.js';
 import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
 import { eventsHandler } from './routes/events.js';
+import { eventsHeadHandler } from './routes/events-head.js';
 import { modelsHandler } from './routes/models.js';
 import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } from './routes/sessions.js';
 import { securityHeaders } from './security-headers.js';
+import { statusReadLimit } from './status-reads.js';
 import type { Subscriber } from './subscriber.js';
 import { webRoutes } from './web.js';
 import { publishRoutes } from './publish/index.js';
@@ -83,10 +85,13 @@ export function createApp(d: AppDeps): express.Express {
   const routes: Route[] = [
     ['post', '/v1/sessions', apiKey, json, publish.create, createSessionHandler(d)],
     ['post', '/v1/sessions/:id/token', apiKey, mintTokenHandler(d)],
+    // HEAD before GET, which Express would otherwise also run for HEAD: the headers only (RFC 9110 §9.3.2).
+    ['head', '/v1/sessions/:id/events', eventsHeadHandler(d)],
     ['get', '/v1/sessions/:id/events', eventsHandler(d)],
     ['post', '/v1/sessions/:id/cancel', publish.cancel, cancelHandler(d)],
     ...publish.routes,
-    ['get', '/v1/sessions/:id', statusHandler(d)],
+    // Status reads are rate limited (per address, per token, over all edges) before the session is read.
+    ['get', '/v1/sessions/:id', statusReadLimit({ cfg: d.cfg, rates: new RateLimiter(d.redis), keys: d.limiter.keys, stats: d.stats }), statusHandler(d)],
     // Only the models the caller's key may use.
     ['get', '/v1/models', apiKey, modelsHandler(d.cfg.routes, (model, res) => allowsModel(apiKeyOf(res), model))],
   ];

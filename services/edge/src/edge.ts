@@ -11,6 +11,8 @@ import { resolveCredentials } from './credentials.js';
 import { Hub } from './hub.js';
 import { createEdgeMetrics } from './metrics.js';
 import { EdgeStats } from './stats.js';
+import { fdBudget, readFdLimits } from './fd-budget.js';
+import { SocketGuard } from './socket-guard.js';
 import type { Subscriber } from './subscriber.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 import { resolveWebDir } from './web.js';
@@ -42,6 +44,11 @@ const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `$
  * anything, when production lacks its API keys or token secret.
  */
 export async function startEdge(cfg: Config, log: Logger = createLogger('edge', cfg.LOG_LEVEL)): Promise<Edge> {
+  // Streams and sockets fit the open-file limit with room to spare, so accept() never meets EMFILE.
+  const budget = fdBudget(cfg.MAX_CONNECTIONS, readFdLimits());
+  if (budget.maxStreams < cfg.MAX_CONNECTIONS) log.warn({ configured: cfg.MAX_CONNECTIONS, used: budget.maxStreams, fdLimit: budget.soft }, 'MAX_CONNECTIONS lowered to fit the open-file limit');
+  log.info({ fdSoft: budget.soft, fdHard: budget.hard, maxSockets: budget.maxSockets, maxConnections: budget.maxStreams }, 'connection budget');
+  cfg = Object.freeze({ ...cfg, MAX_CONNECTIONS: budget.maxStreams });
   const credentials = resolveCredentials(cfg, log);
   const auth = new EdgeAuth(credentials.keys, credentials.tokens, cfg.TOKEN_TTL_SECONDS * 1000);
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
@@ -59,6 +66,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   const connections = new ConnectionLimits(limiter, cfg, log);
   connections.start();
   const stats = new EdgeStats();
+  stats.maxSockets = budget.maxSockets;
   const state = { draining: false };
   const hub = new Hub(sub, store, cfg.REPLAY_PAGE_SIZE, stats, log, cfg.REPLAY_CACHE_BYTES);
   hub.startChecks(cfg.LIVENESS_CHECK_MS);
@@ -78,6 +86,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 0 }, app);
   // Requests node's parser rejects (bad header bytes such as CR, LF or NUL, oversized headers) get the same
   // JSON error shape as everything else instead of a bare status line.
+  const guard = new SocketGuard(server, stats.sockets, budget.maxSockets, cfg.HEADERS_TIMEOUT_MS, log);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
@@ -91,7 +100,9 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(cfg.PORT, cfg.HOST, () => resolve());
+    // Linux's usual somaxconn: during a connection flood, a new client's SYN waits in the queue rather than
+    // being dropped and retried a second later (node's default backlog is 511).
+    server.listen({ port: cfg.PORT, host: cfg.HOST, backlog: 4_096 }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ port, host: cfg.HOST }, 'edge listening');
@@ -106,6 +117,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
       producerSweeper.stop();
       hub.stopChecks();
       connections.stop();
+      guard.stop();
       const closed = new Promise((r) => server.close(r));
       for (const s of [...hub.subscribers()]) s.end();
       server.closeAllConnections();

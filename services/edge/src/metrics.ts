@@ -73,6 +73,22 @@ export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => bo
   counterFrom(registry, 'relaycast_edge_gaps_total', 'Gap events sent (entries trimmed or lost)', () => stats.gaps);
   counterFrom(registry, 'relaycast_edge_slow_consumer_disconnects_total', 'Subscribers disconnected for passing their byte bound', () => stats.slowDisconnects);
   counterFrom(registry, 'relaycast_edge_token_expiries_total', 'Streams ended because their subscribe token expired', () => stats.tokenExpiries);
+  new Gauge({ name: 'relaycast_edge_sockets', help: 'Client TCP sockets open on this edge (streams, API calls, health checks, idle)', registers: [registry], collect() { this.set(stats.sockets.open); } });
+  new Gauge({ name: 'relaycast_edge_sockets_max', help: 'Client sockets this edge holds at most (its open-file limit less a reserve)', registers: [registry], collect() { this.set(stats.maxSockets); } });
+  counterFrom(registry, 'relaycast_edge_headers_timeouts_total', 'Connections closed for not sending complete request headers within HEADERS_TIMEOUT_MS', () => stats.sockets.headersTimeouts);
+  let shed = { evicted: 0, refused: 0 };
+  new Counter({
+    name: 'relaycast_edge_sockets_shed_total',
+    help: 'Connections closed at the socket cap: evicted (the oldest still without request headers) or refused (none was)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const { evicted, refused } = stats.sockets;
+      this.inc({ reason: 'evicted' }, Math.max(0, evicted - shed.evicted));
+      this.inc({ reason: 'refused' }, Math.max(0, refused - shed.refused));
+      shed = { evicted, refused };
+    },
+  });
   let reportedLimited = { ...stats.limited };
   new Counter({
     name: 'relaycast_edge_limited_total',

@@ -3,7 +3,7 @@ import { sendError } from './http-error.js';
 
 export type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 /** A route: its method, its path, and its handlers in order (a handler may pass on with `next()`). */
-export type Route = [method: 'get' | 'post', path: string, ...handlers: Handler[]];
+export type Route = [method: 'get' | 'head' | 'post', path: string, ...handlers: Handler[]];
 
 /**
  * Registers every route and, from the same table, answers each path's other methods with 405 and an

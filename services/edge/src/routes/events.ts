@@ -1,8 +1,9 @@
 import type { Request, Response } from 'express';
-import { encodeComment, encodeRetry, InvalidCursorError, isSessionId, parseCursor, type Config, type Logger, type SessionStore } from '@relaycast/shared';
+import { encodeComment, encodeRetry, InvalidCursorError, isSessionId, type Config, type Logger, type SessionStore } from '@relaycast/shared';
 import { owns, sessionCaller, type EdgeAuth } from '../auth.js';
 import type { ConnectionLimits } from '../connection-limits.js';
 import type { Hub } from '../hub.js';
+import { requestCursor } from '../cursor.js';
 import { clearDeadline } from '../deadline.js';
 import { sendError } from '../http-error.js';
 import { replayThenGoLive } from '../replay.js';
@@ -40,9 +41,7 @@ export function eventsHandler(d: EventsDeps) {
     if (caller?.kind !== 'token') return;
     let cursor: number;
     try {
-      // The browser resends Last-Event-ID itself on reconnect; the query form serves clients that cannot set headers.
-      const header = req.get('last-event-id');
-      cursor = parseCursor(header !== undefined ? header : typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined);
+      cursor = requestCursor(req);
     } catch (e) {
       if (e instanceof InvalidCursorError) return sendError(res, 'invalid_cursor', e.message);
       throw e;

@@ -1,12 +1,11 @@
 import type { Request, Response } from 'express';
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import { allowsModel, isSessionId, newSessionId, parseEvent, runningLeaseMs, type Admission, type ApiKeyEntry, type Config, type GenerateJob, type Limiter, type Logger, type SessionMeta, type SessionStore, type Usage } from '@relaycast/shared';
+import { allowsModel, isSessionId, newSessionId, runningLeaseMs, type Admission, type ApiKeyEntry, type Config, type GenerateJob, type Limiter, type Logger, type SessionMeta, type SessionStore } from '@relaycast/shared';
 import { apiKeyOf, owns, sessionCaller, type Caller, type EdgeAuth } from '../auth.js';
 import { sendError } from '../http-error.js';
 import { bindSession, requestId } from '../request-log.js';
 import type { EdgeStats } from '../stats.js';
-import { isCustomEventType } from '../publish/events.js';
 
 export interface SessionsDeps {
   cfg: Config;
@@ -56,7 +55,7 @@ function tooLarge(issue: z.core.$ZodIssue): 'too_many_messages' | 'message_too_l
 // A running slot frees when any of the key's generations ends, usually within seconds.
 const RUNNING_RETRY_AFTER_S = 2;
 
-const links = (id: string, token?: string) => ({
+export const links = (id: string, token?: string) => ({
   eventsUrl: `/v1/sessions/${id}/events${token ? `?token=${encodeURIComponent(token)}` : ''}`,
   cancelUrl: `/v1/sessions/${id}/cancel`,
   statusUrl: `/v1/sessions/${id}`,
@@ -147,7 +146,7 @@ async function reconcile(d: SessionsDeps, keyId: string): Promise<number> {
  * Authenticates a request about one session (its token, or an API key of its tenant) and reads its
  * metadata. Sends the error and returns undefined when the caller may not act on it.
  */
-async function authorized(d: SessionsDeps, req: Request, res: Response, o: { keys: boolean; keyOnly?: boolean }): Promise<{ id: string; meta: SessionMeta; caller: Caller } | undefined> {
+export async function authorized(d: SessionsDeps, req: Request, res: Response, o: { keys: boolean; keyOnly?: boolean }): Promise<{ id: string; meta: SessionMeta; caller: Caller } | undefined> {
   const id = String(req.params.id);
   if (!isSessionId(id)) {
     sendError(res, 'session_not_found', 'no such session');
@@ -203,61 +202,4 @@ export function cancelHandler(d: SessionsDeps) {
   };
 }
 
-export function statusHandler(d: SessionsDeps) {
-  return async (req: Request, res: Response): Promise<void> => {
-    const a = await authorized(d, req, res, { keys: true });
-    if (!a) return;
-    const { id, meta } = a;
-    // `text` is the answer only; reasoning and tool calls are reported apart.
-    let text = '';
-    let thinking = '';
-    let toolCalls: { index: number; id?: string; name?: string; arguments: string }[] = [];
-    let usage: Usage | undefined;
-    let finishReason: string | undefined;
-    let error: { code: string; message: string } | undefined;
-    for (let from = 1; ; ) {
-      const page = await d.store.range(id, from, d.cfg.REPLAY_PAGE_SIZE);
-      for (const entry of page) {
-        if (isCustomEventType(entry.type)) continue; // a producer's own event (publish API): not part of the answer
-        const e = parseEvent(entry.type, entry.data);
-        if (e.type === 'delta') text += e.text;
-        else if (e.type === 'thinking') thinking += e.text;
-        else if (e.type === 'tool_call') {
-          let call = toolCalls.find((c) => c.index === e.index);
-          if (!call) toolCalls.push((call = { index: e.index, arguments: '' }));
-          // Keep the first non-empty id and name: continuation pieces may carry "" (OpenAI-format servers).
-          if (e.id && !call.id) call.id = e.id;
-          if (e.name && !call.name) call.name = e.name;
-          call.arguments += e.arguments;
-        } else if (e.type === 'reset') {
-          text = '';
-          thinking = '';
-          toolCalls = [];
-        }
-        else if (e.type === 'usage') usage = { inputTokens: e.inputTokens, outputTokens: e.outputTokens, estimated: e.estimated };
-        else if (e.type === 'done') {
-          finishReason = e.finishReason;
-          if (e.usage) usage = e.usage;
-        } else if (e.type === 'error') error = { code: e.code, message: e.message };
-      }
-      if (page.length < d.cfg.REPLAY_PAGE_SIZE) break;
-      from = page[page.length - 1]!.seq + 1;
-    }
-    res.json({
-      id,
-      status: meta.status,
-      model: meta.model,
-      createdAt: meta.createdAt,
-      startedAt: meta.startedAt ?? null,
-      endedAt: meta.endedAt ?? null,
-      text,
-      thinking,
-      toolCalls,
-      usage: usage ?? null,
-      finishReason: finishReason ?? null,
-      error: error ?? null,
-      lastEventId: String(meta.seq),
-      ...links(id),
-    });
-  };
-}
+export { statusHandler } from './status.js';

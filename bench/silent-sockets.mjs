@@ -1,0 +1,84 @@
+// node bench/silent-sockets.mjs [--total=100000] [--floods=2] [--concurrency=12000]
+// Issue 17 item 2, at full size: `total` TCP connections that never send a byte, from two flood processes
+// on 127.0.0.2-17, against one edge at its default settings, while this process asks /healthz on a new
+// connection every 20 ms. Reports healthz latency (p50/p99/max, failures), what the edge closed, and writes
+// JSON to bench/results/. Run `npm run build` first.
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { cpus, loadavg } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { freePort, killAll, percentiles, root, sleep, startRedis, startService } from './lib.mjs';
+
+const arg = (name, dflt) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
+const total = arg('total', 100_000);
+const floods = arg('floods', 2);
+const concurrency = arg('concurrency', 12_000);
+
+function healthz(port) {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ status: 0, ms: performance.now() - t0, error: e.code ?? e.message }));
+    req.end();
+  });
+}
+
+async function metrics(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const pick = (re) => Number(re.exec(text)?.[1] ?? NaN);
+  return {
+    headersTimeouts: pick(/^relaycast_edge_headers_timeouts_total (\S+)$/m),
+    evicted: pick(/^relaycast_edge_sockets_shed_total\{reason="evicted"\} (\S+)$/m),
+    refused: pick(/^relaycast_edge_sockets_shed_total\{reason="refused"\} (\S+)$/m),
+    maxSockets: pick(/^relaycast_edge_sockets_max (\S+)$/m),
+    maxFds: pick(/^relaycast_edge_process_max_fds (\S+)$/m),
+    rssMb: pick(/^relaycast_edge_process_resident_memory_bytes (\S+)$/m) / 2 ** 20,
+    // The edge's own event-loop delay (prom-client's histogram since the edge started): tells the edge's
+    // stalls apart from time the probe spent waiting for a CPU on a shared machine.
+    loopLagP99Ms: pick(/^relaycast_edge_nodejs_eventloop_lag_p99_seconds (\S+)$/m) * 1000,
+    loopLagMaxMs: pick(/^relaycast_edge_nodejs_eventloop_lag_max_seconds (\S+)$/m) * 1000,
+  };
+}
+
+try {
+  const redisUrl = await startRedis();
+  const port = await freePort();
+  await startService('edge', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'silent', PORT: String(port), NODE_ENV: 'development' }, port);
+  const before = await metrics(port);
+  const probes = [];
+  const runs = [];
+  for (let f = 0; f < floods; f++) {
+    const from = Array.from({ length: 8 }, (_, i) => `127.0.0.${2 + f * 8 + i}`);
+    const child = spawn(process.execPath, [`${root}test/helpers/silent-flood.mjs`, JSON.stringify({ port, total: Math.ceil(total / floods), concurrency, from, maxMs: 300_000 })], { stdio: ['ignore', 'pipe', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore'] });
+    runs.push(new Promise((resolve) => createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l)))));
+  }
+  let done = false;
+  const all = Promise.all(runs).then((r) => ((done = true), r));
+  const t0 = Date.now();
+  while (!done) {
+    probes.push(await healthz(port));
+    await sleep(20);
+  }
+  const flooded = await all;
+  const after = await metrics(port);
+  const lat = percentiles(probes.filter((p) => p.status === 200).map((p) => p.ms));
+  const result = {
+    scenario: 'silent-sockets',
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg() },
+    total,
+    floods: flooded,
+    seconds: (Date.now() - t0) / 1000,
+    edge: { ...after, headersTimeouts: after.headersTimeouts - before.headersTimeouts },
+    healthz: { probes: probes.length, failed: probes.filter((p) => p.status !== 200).length, p50: lat.p50, p99: lat.p99, max: lat.max, over100ms: probes.filter((p) => p.ms > 100).length },
+  };
+  console.log(JSON.stringify(result, null, 2));
+  mkdirSync(`${root}bench/results`, { recursive: true });
+  writeFileSync(`${root}bench/results/silent-sockets-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, JSON.stringify(result, null, 2));
+} finally {
+  await killAll();
+}
