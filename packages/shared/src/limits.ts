@@ -3,9 +3,12 @@ import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
 
 const lua = (name: string) => readFileSync(new URL(`../lua/${name}.lua`, import.meta.url), 'utf8');
+// The slot counting both connection scripts share (Redis scripts cannot include one another).
+const SLOTS = lua('slots.lib');
 const SCRIPTS = {
   rcAdmit: { lua: lua('admit-1'), keys: 2 },
-  rcConnect: { lua: lua('connect-1'), keys: 1 },
+  rcConnect: { lua: SLOTS + lua('connect-1'), keys: 1 },
+  rcSubscribe: { lua: SLOTS + lua('subscribe-2'), keys: 2 },
   rcDisconnect: { lua: lua('disconnect-1'), keys: 1 },
   rcEdges: { lua: lua('edges-1'), keys: 1 },
 };
@@ -13,8 +16,18 @@ const SCRIPTS = {
 interface LimitCommands {
   rcAdmit(...args: (string | number)[]): Promise<[number, number, number]>;
   rcConnect(...args: (string | number)[]): Promise<[number, number]>;
+  rcSubscribe(...args: (string | number)[]): Promise<[number, number]>;
   rcDisconnect(...args: (string | number)[]): Promise<number>;
   rcEdges(...args: (string | number)[]): Promise<string[]>;
+}
+
+/** subscribe-2.lua's return codes. */
+const SUBSCRIBE_OUTCOMES: Record<number, SubscribeOutcome> = { 1: 'admitted', 0: 'session_full', [-1]: 'not_found', [-2]: 'forbidden', [-3]: 'finished' };
+export type SubscribeOutcome = 'admitted' | 'session_full' | 'not_found' | 'forbidden' | 'finished';
+export interface SubscribeAnswer {
+  outcome: SubscribeOutcome;
+  /** The session's last appended seq. */
+  seq: number;
 }
 
 /** The window of SESSIONS_PER_MINUTE_PER_KEY. */
@@ -57,6 +70,16 @@ export class Limiter {
   async connect(key: string, edgeId: string, limit: number, o: { leaseMs: number; ttlMs: number; liveEdges: readonly string[] }): Promise<{ ok: boolean; total: number }> {
     const [code, total] = await this.redis.rcConnect(key, edgeId, limit, o.leaseMs, o.ttlMs, ...o.liveEdges);
     return { ok: code === 1, total: Number(total) };
+  }
+
+  /**
+   * Admits an event stream to a session: owner, end and the session's connection slot in one call (see
+   * subscribe-2.lua). `take: false` checks only (a HEAD request holds no slot).
+   */
+  async subscribe(sessionId: string, edgeId: string, limit: number, o: { tenant: string; cursor: number; take: boolean; leaseMs: number; ttlMs: number; liveEdges: readonly string[] }): Promise<SubscribeAnswer> {
+    const k = this.keys;
+    const [code, seq] = await this.redis.rcSubscribe(k.session(sessionId).meta, k.limits.sessionConnections(sessionId), edgeId, limit, o.leaseMs, o.ttlMs, o.tenant, o.cursor, o.take ? 1 : 0, ...o.liveEdges);
+    return { outcome: SUBSCRIBE_OUTCOMES[code] ?? 'not_found', seq: Number(seq) };
   }
 
   async disconnect(key: string, edgeId: string): Promise<void> {

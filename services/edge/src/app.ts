@@ -10,7 +10,6 @@ import type { EdgeStats } from './stats.js';
 import { deadline, timedOut } from './deadline.js';
 import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
-import { eventsHandler } from './routes/events.js';
 import { modelsHandler } from './routes/models.js';
 import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } from './routes/sessions.js';
 import { securityHeaders } from './security-headers.js';
@@ -80,7 +79,7 @@ export function createApp(d: AppDeps): express.Express {
   app.post('/v1/sessions', apiKey, json, createSessionHandler(d));
   app.post('/v1/sessions/:id/token', apiKey, mintTokenHandler(d));
   // These authenticate inside: they accept a session's token as well as (status, cancel) an API key.
-  app.get('/v1/sessions/:id/events', eventsHandler(d));
+  // GET and HEAD /v1/sessions/:id/events are answered before Express (routes/events.ts, edge.ts).
   app.post('/v1/sessions/:id/cancel', cancelHandler(d));
   app.get('/v1/sessions/:id', statusHandler(d));
   // Only the models the caller's key may use.

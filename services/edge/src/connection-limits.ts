@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Config, Limiter, Logger } from '@relaycast/shared';
 
-export type ConnectionSlot = { ok: true; release(): void } | { ok: false; limit: 'ip' | 'session' };
+/** An event stream's admission: its slots (to release on close) and the session's last seq, or why not. */
+export type Admission =
+  | { ok: true; seq: number; release(): void }
+  | { ok: false; why: 'not_found' | 'forbidden' | 'finished' | 'ip' | 'session' };
 
 /**
  * SSE connections per client address and per session, counted over every edge in Redis (connect-1.lua):
- * two script calls when a stream opens and two when it closes, nothing per event. Each edge counts its own
+ * one round trip when a stream opens (the session's admission script and the address's slot, in parallel) and two script calls when it closes, nothing per event. Each edge counts its own
  * connections under its id and says it is alive every third of EDGE_LEASE_MS (edges-1.lua); when an edge
  * dies without closing its streams, its counts stop counting about one lease later.
  */
@@ -46,23 +49,25 @@ export class ConnectionLimits {
   }
 
   /**
-   * Takes a slot for the client address and one for the session, in parallel (on a cluster they live on
-   * different shards), and gives back the one it took if the other is refused.
+   * Admits an event stream in one round trip: the session's owner, end and slot in one script
+   * (subscribe-2.lua) and, in parallel, the client address's slot (another shard on a cluster). A slot
+   * taken when the other answer refuses is given back. `take: false` (HEAD) checks the session only.
    */
-  async acquire(ip: string | undefined, sessionId: string): Promise<ConnectionSlot> {
-    const keys = this.limiter.keys.limits;
-    const ipKey = keys.ipConnections(clientSubject(ip));
-    const sessionKey = keys.sessionConnections(sessionId);
-    const o = { leaseMs: this.cfg.EDGE_LEASE_MS, ttlMs: this.ttlMs, liveEdges: this.liveEdges };
-    const [byIp, bySession] = await Promise.allSettled([
-      this.limiter.connect(ipKey, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_IP, o),
-      this.limiter.connect(sessionKey, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_SESSION, o),
+  async admit(ip: string | undefined, sessionId: string, o: { tenant: string; cursor: number; take: boolean }): Promise<Admission> {
+    const ipKey = this.limiter.keys.limits.ipConnections(clientSubject(ip));
+    const sessionKey = this.limiter.keys.limits.sessionConnections(sessionId);
+    const lease = { leaseMs: this.cfg.EDGE_LEASE_MS, ttlMs: this.ttlMs, liveEdges: this.liveEdges };
+    const [bySession, byIp] = await Promise.allSettled([
+      this.limiter.subscribe(sessionId, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_SESSION, { ...o, ...lease }),
+      o.take ? this.limiter.connect(ipKey, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_IP, lease) : Promise.resolve({ ok: true, total: 0 }),
     ]);
-    const took = (r: PromiseSettledResult<{ ok: boolean }>) => r.status === 'fulfilled' && r.value.ok;
-    if (took(byIp) && took(bySession)) {
-      let released = false;
+    const tookSession = o.take && bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted';
+    const tookIp = o.take && byIp.status === 'fulfilled' && byIp.value.ok;
+    if (bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted' && (tookIp || !o.take)) {
+      let released = !o.take;
       return {
         ok: true,
+        seq: bySession.value.seq,
         release: () => {
           if (released) return;
           released = true;
@@ -71,10 +76,13 @@ export class ConnectionLimits {
         },
       };
     }
-    if (took(byIp)) this.give(ipKey);
-    if (took(bySession)) this.give(sessionKey);
-    for (const r of [byIp, bySession]) if (r.status === 'rejected') throw r.reason;
-    return { ok: false, limit: took(byIp) ? 'session' : 'ip' };
+    if (tookIp) this.give(ipKey);
+    if (tookSession) this.give(sessionKey);
+    if (bySession.status === 'rejected') throw bySession.reason;
+    if (byIp.status === 'rejected') throw byIp.reason;
+    const outcome = bySession.value.outcome;
+    if (outcome !== 'admitted' && outcome !== 'session_full') return { ok: false, why: outcome };
+    return { ok: false, why: tookIp ? 'session' : 'ip' };
   }
 
   private give(key: string): void {

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
@@ -33,18 +32,18 @@ export class Subscriber {
   closed = false;
   /** Live entries that arrived during replay; null once it overflowed (replay then re-reads history). */
   buffer: LiveEntry[] | null = [];
-  /** Frames go straight to the socket: the response's headers are flushed and its body is close-delimited. */
-  private readonly socket: Socket;
-
+  /**
+   * Frames go straight to the socket, which the events route took out of node's HTTP machinery once it
+   * wrote the headers (the body is close-delimited): no request, response or parser is held per stream.
+   */
   constructor(
-    readonly res: ServerResponse,
+    private readonly socket: Socket,
     cursor: number,
     private readonly maxQueueBytes: number,
     private readonly maxBuffered: number,
     private readonly onSlow: (sub: Subscriber) => void,
   ) {
     this.lastSeq = cursor;
-    this.socket = res.socket as Socket;
   }
 
   /** Bytes accepted by write() but not yet handed to the kernel. */
@@ -98,12 +97,14 @@ export class Subscriber {
   end(): void {
     if (this.closed) return;
     this.closed = true;
-    this.res.end();
+    // A close-delimited body ends when the connection does: close once the kernel has taken the rest,
+    // without waiting for the client's own FIN (a client that never sends one would hold the socket).
+    this.socket.end(() => this.socket.destroy());
   }
 
   destroy(): void {
     this.closed = true;
-    this.res.destroy();
+    this.socket.destroy();
   }
 
   /**
