@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Config, Limiter, Logger } from '@relaycast/shared';
+import type { Config, KeySpace, Limiter, Logger } from '@relaycast/shared';
 
 /** An event stream's admission: its slots (to release on close) and the session's last seq, or why not. */
 export type Admission =
@@ -15,6 +15,7 @@ export type Admission =
  */
 export class ConnectionLimits {
   readonly edgeId = randomUUID();
+  readonly keys: KeySpace['limits'];
   private liveEdges: string[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -22,7 +23,9 @@ export class ConnectionLimits {
     private readonly limiter: Limiter,
     private readonly cfg: Config,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.keys = limiter.keys.limits;
+  }
 
   /** Longer than any stream lives (its token's lifetime), so a count is never dropped while it is in use. */
   private get ttlMs(): number {
@@ -64,17 +67,8 @@ export class ConnectionLimits {
     const tookSession = o.take && bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted';
     const tookIp = o.take && byIp.status === 'fulfilled' && byIp.value.ok;
     if (bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted' && (tookIp || !o.take)) {
-      let released = !o.take;
-      return {
-        ok: true,
-        seq: bySession.value.seq,
-        release: () => {
-          if (released) return;
-          released = true;
-          this.give(ipKey);
-          this.give(sessionKey);
-        },
-      };
+      const held = o.take ? new HeldSlots(this, clientSubject(ip), sessionId) : undefined;
+      return { ok: true, seq: bySession.value.seq, release: () => held?.release() };
     }
     if (tookIp) this.give(ipKey);
     if (tookSession) this.give(sessionKey);
@@ -85,11 +79,34 @@ export class ConnectionLimits {
     return { ok: false, why: tookIp ? 'session' : 'ip' };
   }
 
-  private give(key: string): void {
+  /** Gives back a slot taken by {@link admit}. */
+  give(key: string): void {
     this.limiter.disconnect(key, this.edgeId).catch((err: Error) => {
       // The count lapses with the key's TTL at worst.
       this.log.debug({ err: err.message }, 'could not release a connection slot');
     });
+  }
+}
+
+/**
+ * The two slots of an open stream, held for its whole life: only the subject and session id are kept (the
+ * keys are built again at release), since a stream lives for hours and a built key is a chain of strings.
+ */
+class HeldSlots {
+  private released = false;
+
+  constructor(
+    private readonly limits: ConnectionLimits,
+    private readonly subject: string,
+    private readonly sessionId: string,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const keys = this.limits.keys;
+    this.limits.give(keys.ipConnections(this.subject));
+    this.limits.give(keys.sessionConnections(this.sessionId));
   }
 }
 

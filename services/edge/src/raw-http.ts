@@ -21,8 +21,11 @@ export interface RawDeps {
 
 export class RawExchange {
   readonly reqId: string;
+  readonly method: string;
   private readonly started = performance.now();
-  private readonly common: Record<string, string>;
+  private common: Record<string, string> | undefined;
+  // Let go of once the socket is taken: a stream that lives for hours holds none of them.
+  private http: { req: IncomingMessage; res: ServerResponse } | undefined;
   private bindings: Record<string, string>;
   private logger: Logger | undefined;
   private deadline: NodeJS.Timeout | undefined;
@@ -31,19 +34,28 @@ export class RawExchange {
   status = 0;
 
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    req: IncomingMessage,
+    res: ServerResponse,
     private readonly d: RawDeps,
     readonly route: string,
   ) {
+    this.http = { req, res };
+    this.method = req.method ?? 'GET';
     const given = req.headers['x-request-id'];
-    this.reqId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    // Flat: a generated UUID is a chain of string pieces, and a stream keeps its id for hours.
+    this.reqId = Buffer.from(typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID(), 'latin1').toString('latin1');
     this.bindings = { reqId: this.reqId };
     this.common = { ...SECURITY_HEADERS, 'X-Request-Id': this.reqId, Vary: 'Origin', ...corsHeaders(d.corsOrigins, req.headers.origin) };
     this.deadline = setTimeout(() => {
       this.refuse(503, 'timeout', `no answer within ${d.requestTimeoutMs} ms (the service's storage may be unreachable); retry`, { 'Retry-After': '1', Connection: 'close' });
     }, d.requestTimeoutMs);
     res.once('close', () => this.done(res.writableFinished));
+  }
+
+  /** The request (until its socket is taken). */
+  get req(): IncomingMessage {
+    if (!this.http) throw new Error('RawExchange: the socket was taken');
+    return this.http.req;
   }
 
   /** The request's logger, made on first use (a stream lives for hours and mostly logs nothing). */
@@ -61,37 +73,45 @@ export class RawExchange {
     this.answered = true;
     this.status = status;
     clearTimeout(this.deadline);
+    this.deadline = undefined;
     return true;
   }
 
   /** Every error answer has the same shape: `{error: {code, message}}`. */
   refuse(status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-    if (!this.answer(status)) return;
+    if (!this.http || !this.answer(status)) return;
     const body = JSON.stringify({ error: { code, message } });
-    this.res.writeHead(status, { ...this.common, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), ...headers });
-    this.res.end(this.req.method === 'HEAD' ? undefined : body);
+    this.http.res.writeHead(status, { ...this.common, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), ...headers });
+    this.http.res.end(this.method === 'HEAD' ? undefined : body);
   }
 
   noContent(): void {
-    if (!this.answer(204)) return;
-    this.res.writeHead(204, this.common);
-    this.res.end();
+    if (!this.http || !this.answer(204)) return;
+    this.http.res.writeHead(204, this.common);
+    this.http.res.end();
   }
 
   /**
    * Writes the status line, the common headers and `headers` (which override them), then `body`, in one write straight to the
    * socket, and takes the socket out of node's HTTP machinery (see {@link ownSocket}). Undefined when the
-   * client already left. The request's log line and count come when the socket closes.
+   * client already left. The request's log line and count come when the socket closes, then `onClose`.
    */
-  takeSocket(headers: Readonly<Record<string, string>>, body: Buffer | undefined): Socket | undefined {
-    const socket = this.req.socket;
+  takeSocket(headers: Readonly<Record<string, string>>, body: Buffer | undefined, onClose?: () => void): Socket | undefined {
+    if (!this.http) return undefined;
+    const { req, res } = this.http;
+    const socket = req.socket;
     if (!this.answer(200) || socket.destroyed) return undefined;
     let head = 'HTTP/1.1 200 OK\r\n';
     const all = { ...this.common, ...headers };
     for (const name in all) head += `${name}: ${all[name]}\r\n`;
     head += '\r\n';
-    ownSocket(this.req, this.res);
-    socket.once('close', () => this.done(true));
+    ownSocket(req, res);
+    this.http = undefined;
+    this.common = undefined;
+    socket.once('close', () => {
+      this.done(true);
+      onClose?.();
+    });
     socket.write(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1'));
     return socket;
   }
@@ -101,8 +121,9 @@ export class RawExchange {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.deadline);
-    this.d.count(this.req.method ?? 'GET', this.route, this.status || 500);
-    this.log().info({ method: this.req.method, route: this.route, status: this.status, ms: Math.round(performance.now() - this.started), completed }, 'request completed');
+    // As Express's counter: a request the client left before any answer is logged, not counted.
+    if (this.status) this.d.count(this.method, this.route, this.status);
+    this.log().info({ method: this.method, route: this.route, status: this.status, ms: Math.round(performance.now() - this.started), completed }, 'request completed');
   }
 }
 
@@ -130,23 +151,30 @@ export function ownSocket(req: IncomingMessage, res: ServerResponse): void {
   const socket = req.socket as Socket & { parser?: NodeParser | null };
   res.detachSocket(socket);
   for (const ev of SERVER_SOCKET_EVENTS) socket.removeAllListeners(ev);
-  const parser = socket.parser;
-  if (parser) {
-    if (parser._consumed) parser.unconsume?.();
-    parser._consumed = false;
-    // Off the server's list of connections, so its header and request timeouts never look at this one.
-    parser.remove?.();
-    parser.onIncoming = null;
-    parser.socket = null;
-    parser.incoming = null;
-    socket.parser = null;
-    (req as { parser?: unknown }).parser = null;
-    // After the current stack unwinds, as node does for a parser it does not reuse.
-    setImmediate(() => parser.close?.());
-  }
+  if (socket.parser) freeParser(socket.parser);
+  socket.parser = null;
+  (req as { parser?: unknown }).parser = null;
   socket.on('error', ignore);
   socket.on('data', ignore);
-  socket.on('end', () => socket.destroy());
+  socket.on('end', destroyOnEnd);
+}
+
+// Its own function: a closure made next to the socket's listeners would share their scope and keep the
+// parser (and through its callbacks the request) alive as long as the socket.
+function freeParser(parser: NodeParser): void {
+  if (parser._consumed) parser.unconsume?.();
+  parser._consumed = false;
+  // Off the server's list of connections, so its header and request timeouts never look at this one.
+  parser.remove?.();
+  parser.onIncoming = null;
+  parser.socket = null;
+  parser.incoming = null;
+  // After the current stack unwinds, as node does for a parser it does not reuse.
+  setImmediate(() => parser.close?.());
+}
+
+function destroyOnEnd(this: Socket): void {
+  this.destroy();
 }
 
 function ignore(): void {}

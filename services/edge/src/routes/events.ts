@@ -4,6 +4,7 @@ import { encodeComment, encodeRetry, InvalidCursorError, isSessionId, parseCurso
 import { callerFields, checkSessionCaller, type EdgeAuth } from '../auth.js';
 import type { ConnectionLimits } from '../connection-limits.js';
 import type { Hub } from '../hub.js';
+import type { Topic } from '../topic.js';
 import { clientAddress, RawExchange, type RawDeps } from '../raw-http.js';
 import { replayThenGoLive } from '../replay.js';
 import type { EdgeStats } from '../stats.js';
@@ -96,7 +97,7 @@ async function open(d: EventsDeps, ex: RawExchange, rawId: string, search: strin
     if (e instanceof InvalidCursorError) return ex.refuse(400, 'invalid_cursor', e.message);
     throw e;
   }
-  const head = ex.req.method === 'HEAD';
+  const head = ex.method === 'HEAD';
   if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return ex.refuse(503, 'edge_full', 'too many connections on this edge; retry', { 'Retry-After': '1' });
   // The slot is counted before the first await, so a flood of requests cannot all pass the check together.
   d.stats.openConnections++;
@@ -135,7 +136,18 @@ function refuseAdmission(d: EventsDeps, ex: RawExchange, why: 'not_found' | 'for
  * there, and new entries keep their seqs, so it gets no duplicate and no reused id.
  */
 function stream(d: EventsDeps, ex: RawExchange, id: string, cursor: number, seq: number, expiresAt: number, release: () => void, opening: Buffer): void {
-  const socket = ex.takeSocket(SSE_HEADERS, opening);
+  let sub: Subscriber | undefined;
+  let expiry: NodeJS.Timeout | undefined;
+  let attached: Promise<Topic> | undefined;
+  const socket = ex.takeSocket(SSE_HEADERS, opening, () => {
+    d.stats.openConnections--;
+    clearTimeout(expiry);
+    release();
+    if (!sub) return;
+    sub.closed = true;
+    const s = sub;
+    void attached?.then((topic) => d.hub.detach(topic, s), () => undefined);
+  });
   if (!socket) {
     d.stats.openConnections--;
     return release();
@@ -143,28 +155,19 @@ function stream(d: EventsDeps, ex: RawExchange, id: string, cursor: number, seq:
   socket.setNoDelay(true);
   socket.setTimeout(0);
   if (cursor > 0) d.stats.resumes++;
-  const sub = new Subscriber(socket, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
-  const attached = d.hub.attach(id, sub);
+  const s = (sub = new Subscriber(socket, cursor, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow));
+  attached = d.hub.attach(id, s);
   // A stream lives no longer than its token: at expiry it ends like a drain (no terminal event), and the
   // client resumes from its last id with a fresh token. One timer per stream, nothing per event.
-  const expiry = setTimeout(() => {
+  expiry = setTimeout(() => {
     d.stats.tokenExpiries++;
-    sub.end();
+    s.end();
   }, Math.min(expiresAt - Date.now(), MAX_TIMER_MS));
   expiry.unref();
-  socket.once('close', () => {
-    d.stats.openConnections--;
-    clearTimeout(expiry);
-    release();
-    sub.closed = true;
-    void attached.then((topic) => d.hub.detach(topic, sub), () => undefined);
-  });
-  void (async () => {
-    const topic = await attached;
-    if (sub.closed) return;
-    await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, seq, d.stats);
-  })().catch((err: unknown) => {
-    ex.log().warn({ err }, 'subscriber failed during replay; closing so it resumes');
-    sub.destroy();
-  });
+  void attached
+    .then((topic) => (s.closed ? undefined : replayThenGoLive(s, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, seq, d.stats)))
+    .catch((err: unknown) => {
+      ex.log().warn({ err }, 'subscriber failed during replay; closing so it resumes');
+      s.destroy();
+    });
 }
