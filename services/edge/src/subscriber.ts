@@ -88,6 +88,25 @@ export class Subscriber {
     if (e.terminal) this.end();
   }
 
+  /**
+   * Live delivery of one tick's entries, `bytes` being their frames joined: one write when all of them are
+   * new to this connection (the usual case), entry by entry otherwise (it joined the live set in the same
+   * tick, with some of them already written by its replay).
+   */
+  deliverBatch(entries: readonly LiveEntry[], bytes: Buffer): void {
+    if (this.closed) return;
+    if (entries[0]!.seq <= this.lastSeq) {
+      for (const e of entries) this.deliver(e);
+      return;
+    }
+    const last = entries[entries.length - 1]!;
+    this.socket.write(bytes);
+    this.lastSeq = last.seq;
+    // Seqs are consecutive and nothing follows a terminal entry, so only the last can be one.
+    if (last.terminal) return this.end();
+    if (this.socket.writableLength > this.maxQueueBytes) this.onSlow(this);
+  }
+
   hold(e: LiveEntry): void {
     if (this.buffer === null) return;
     if (this.buffer.length >= this.maxBuffered) this.buffer = null;

@@ -16,6 +16,16 @@ export function gapEntry(after: number, next: number): LiveEntry {
 }
 
 /**
+ * Topics with entries dispatched in the current tick: at its end each writes them to every live subscriber
+ * as one buffer, one write per socket (a batch read in one chunk, or notifications that arrived together).
+ */
+const dirty: Topic[] = [];
+function flushDirty(): void {
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+  dirty.length = 0;
+}
+
+/**
  * The subscribers of one session on this edge. Live entries arrive from the hub's single pub/sub
  * connection; each is encoded once and its bytes written to every live subscriber.
  *
@@ -33,6 +43,8 @@ export class Topic {
   ready!: Promise<void>;
   private filling = false;
   private backlog: StoredEntry[] = [];
+  /** Entries dispatched this tick, not yet written to the live subscribers. */
+  private pending: LiveEntry[] = [];
   /**
    * Recently seen entries, encoded, by seq (insertion order, byte-bounded). A resume storm (thousands of
    * clients replaying the same recent events) is served from here: one read and one encoding per entry,
@@ -126,8 +138,20 @@ export class Topic {
     if (!e.gap) this.remember(e);
     this.stats.eventsDelivered += this.live.size;
     this.stats.bytesDelivered += this.live.size * e.frame.length;
-    for (const s of this.live) s.deliver(e);
+    if (this.live.size > 0) {
+      if (this.pending.length === 0 && dirty.push(this) === 1) process.nextTick(flushDirty);
+      this.pending.push(e);
+    }
     for (const s of this.replaying) s.hold(e);
+  }
+
+  /** Writes this tick's entries to every live subscriber: encoded and joined once, one write per socket. */
+  flush(): void {
+    const entries = this.pending;
+    if (entries.length === 0) return;
+    this.pending = [];
+    const bytes = entries.length === 1 ? entries[0]!.frame : Buffer.concat(entries.map((e) => e.frame));
+    for (const s of this.live) s.deliverBatch(entries, bytes);
   }
 
   /**
@@ -157,6 +181,7 @@ export class Topic {
    * a reconnect then gets 404.
    */
   lost(): void {
+    this.flush();
     const frame = encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) });
     for (const s of [...this.live, ...this.replaying]) {
       s.write(frame);
