@@ -89,22 +89,39 @@ export class Subscriber {
   }
 
   /**
-   * Live delivery of one tick's entries, `bytes` being their frames joined: one write when all of them are
-   * new to this connection (the usual case), entry by entry otherwise (it joined the live set in the same
-   * tick, with some of them already written by its replay).
+   * Writes consecutive entries (a replay page), `bytes` being their frames joined: one write when all of
+   * them are new to this connection, entry by entry otherwise.
+   */
+  deliverRun(entries: readonly LiveEntry[], bytes: Buffer): void {
+    if (this.someWritten(entries)) return;
+    this.write(bytes);
+    this.wrote(entries);
+  }
+
+  /**
+   * Live delivery of one tick's entries: straight to the socket (one write, nothing to cork), then the
+   * slow-consumer bound, as {@link flush} does after a corked tick.
    */
   deliverBatch(entries: readonly LiveEntry[], bytes: Buffer): void {
-    if (this.closed) return;
-    if (entries[0]!.seq <= this.lastSeq) {
-      for (const e of entries) this.deliver(e);
-      return;
-    }
-    const last = entries[entries.length - 1]!;
+    if (this.someWritten(entries)) return;
     this.socket.write(bytes);
+    this.wrote(entries);
+    if (!this.closed && !this.socket.writableCorked && this.socket.writableLength > this.maxQueueBytes) this.onSlow(this);
+  }
+
+  /** Closed, or some of `entries` were written already (its replay overlapped): then delivered one by one. */
+  private someWritten(entries: readonly LiveEntry[]): boolean {
+    if (this.closed || entries.length === 0) return true;
+    if (entries[0]!.seq > this.lastSeq) return false;
+    for (const e of entries) this.deliver(e);
+    return true;
+  }
+
+  private wrote(entries: readonly LiveEntry[]): void {
+    const last = entries[entries.length - 1]!;
     this.lastSeq = last.seq;
-    // Seqs are consecutive and nothing follows a terminal entry, so only the last can be one.
-    if (last.terminal) return this.end();
-    if (this.socket.writableLength > this.maxQueueBytes) this.onSlow(this);
+    // Seqs increase and nothing follows a terminal entry, so only the last can be one.
+    if (last.terminal) this.end();
   }
 
   hold(e: LiveEntry): void {

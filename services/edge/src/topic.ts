@@ -52,6 +52,7 @@ export class Topic {
    */
   private readonly recent = new Map<number, LiveEntry>();
   private recentBytes = 0;
+  private lastRun: { entries: LiveEntry[]; bytes: Buffer } | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -73,11 +74,18 @@ export class Topic {
     }
   }
 
-  /** Cached entries from `seq` on, consecutive, at most `max`. */
-  recentRun(seq: number, max: number): LiveEntry[] {
-    const out: LiveEntry[] = [];
-    for (let e; out.length < max && (e = this.recent.get(seq + out.length)); ) out.push(e);
-    return out;
+  /**
+   * Cached entries from `seq` on, consecutive, at most `max`, with their frames joined. The last run is
+   * kept: in a resume storm thousands of clients ask for the same one, and each gets the same bytes.
+   */
+  recentRun(seq: number, max: number): { entries: LiveEntry[]; bytes: Buffer } | undefined {
+    const entries: LiveEntry[] = [];
+    for (let e; entries.length < max && (e = this.recent.get(seq + entries.length)); ) entries.push(e);
+    if (entries.length === 0) return undefined;
+    const memo = this.lastRun;
+    if (memo && memo.entries[0] === entries[0] && memo.entries.length === entries.length) return memo;
+    this.lastRun = { entries, bytes: Buffer.concat(entries.map((e) => e.frame)) };
+    return this.lastRun;
   }
 
   get size(): number {
