@@ -1,9 +1,8 @@
-import { encodeFrame, type SessionStore, type StoredEntry } from '@relaycast/shared';
+import type { SessionStore, StoredEntry } from '@relaycast/shared';
 import type { EdgeStats } from './stats.js';
 import type { LiveEntry, Subscriber } from './subscriber.js';
-import { gapEntry, toLiveEntry, type Topic } from './topic.js';
+import { gapEntry, STREAM_LOST, toLiveEntry, type Topic } from './topic.js';
 
-const STREAM_LOST = encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) });
 // A replay page is written in runs of about this many bytes, each one socket write.
 const RUN_BYTES = 65_536;
 
@@ -131,8 +130,7 @@ function count(stats: EdgeStats, run: readonly LiveEntry[]): void {
  * past unseen.
  */
 function joinLive(sub: Subscriber, topic: Topic, stats: EdgeStats, streamSeq: number): 'live' | 'again' {
-  const buffered = sub.buffer;
-  sub.buffer = [];
+  const buffered = sub.takeHeld();
   if (buffered === null) return 'again';
   for (const e of buffered) {
     if (e.seq <= sub.lastSeq) {

@@ -28,10 +28,13 @@ export interface LiveEntry {
 export class Subscriber {
   /** Seq of the last event written to this connection. */
   lastSeq: number;
-  live = false;
-  closed = false;
+  /**
+   * Its life: 'replaying' from registration (live entries are held while history is written), 'live' once
+   * the topic writes to it directly, 'closed' for good. Changed only by this class's methods.
+   */
+  private phase: 'replaying' | 'live' | 'closed' = 'replaying';
   /** Live entries that arrived during replay; null once it overflowed (replay then re-reads history). */
-  buffer: LiveEntry[] | null = [];
+  private held: LiveEntry[] | null = [];
   /**
    * Frames go straight to the socket, which the events route took out of node's HTTP machinery once it
    * wrote the headers (the body is close-delimited): no request, response or parser is held per stream.
@@ -44,6 +47,34 @@ export class Subscriber {
     private readonly onSlow: (sub: Subscriber) => void,
   ) {
     this.lastSeq = cursor;
+  }
+
+  get live(): boolean {
+    return this.phase === 'live';
+  }
+
+  get closed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  /** The connection is gone (its socket closed): nothing more is written. */
+  gone(): void {
+    this.phase = 'closed';
+    this.held = null;
+  }
+
+  /** The topic took it into its live set: held entries are no longer needed. */
+  goLive(): void {
+    if (this.phase !== 'replaying') return;
+    this.phase = 'live';
+    this.held = null;
+  }
+
+  /** Live entries held since the last call (null: they overflowed), and holds anew. */
+  takeHeld(): LiveEntry[] | null {
+    const held = this.held;
+    if (this.phase === 'replaying') this.held = [];
+    return held;
   }
 
   /** Bytes accepted by write() but not yet handed to the kernel. */
@@ -125,21 +156,21 @@ export class Subscriber {
   }
 
   hold(e: LiveEntry): void {
-    if (this.buffer === null) return;
-    if (this.buffer.length >= this.maxBuffered) this.buffer = null;
-    else this.buffer.push(e);
+    if (this.held === null) return;
+    if (this.held.length >= this.maxBuffered) this.held = null;
+    else this.held.push(e);
   }
 
   end(): void {
     if (this.closed) return;
-    this.closed = true;
+    this.gone();
     // A close-delimited body ends when the connection does: close once the kernel has taken the rest,
     // without waiting for the client's own FIN (a client that never sends one would hold the socket).
     this.socket.end(() => this.socket.destroy());
   }
 
   destroy(): void {
-    this.closed = true;
+    this.gone();
     this.socket.destroy();
   }
 

@@ -16,6 +16,12 @@ export function gapEntry(after: number, next: number): LiveEntry {
 }
 
 /**
+ * The session's stream is gone from Redis (expired, or lost with its data): a terminal `error` frame, sent
+ * before the stream ends. The one place it is made; the topic's liveness check and a replay both send it.
+ */
+export const STREAM_LOST = encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) });
+
+/**
  * Topics with entries dispatched in the current tick: at its end each writes them to every live subscriber
  * as one buffer, one write per socket (a batch read in one chunk, or notifications that arrived together).
  */
@@ -172,8 +178,7 @@ export class Topic {
     if (this.lastSeq !== undefined && sub.lastSeq < this.lastSeq) return false;
     this.lastSeq ??= Math.min(sub.lastSeq, streamSeq);
     this.replaying.delete(sub);
-    sub.buffer = null;
-    sub.live = true;
+    sub.goLive();
     this.live.add(sub);
     return true;
   }
@@ -190,9 +195,8 @@ export class Topic {
    */
   lost(): void {
     this.flush();
-    const frame = encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) });
     for (const s of [...this.live, ...this.replaying]) {
-      s.write(frame);
+      s.write(STREAM_LOST);
       s.end();
     }
     this.live.clear();

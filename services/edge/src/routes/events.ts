@@ -144,7 +144,7 @@ function stream(d: EventsDeps, ex: RawExchange, id: string, cursor: number, seq:
     clearTimeout(expiry);
     release();
     if (!sub) return;
-    sub.closed = true;
+    sub.gone();
     const s = sub;
     void attached?.then((topic) => d.hub.detach(topic, s), () => undefined);
   });
