@@ -1,7 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionStore } from '@relaycast/shared';
 import { readSse } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait.js';
@@ -127,19 +126,20 @@ describe('bad input gets a clear status and {error: {code, message}}, and the se
   it('a client that leaves while its session is being looked up holds no connection slot and no subscription', async () => {
     const e = sys.edges[0]!;
     const s = await sys.create({ messages: [{ role: 'user', content: 'x' }], max_tokens: 5000, mock: { intervalMs: 20 } });
-    // A slow Redis reply, exactly at the lookup: the client gives up and goes while the edge still waits.
-    const store = (e.hub as unknown as { store: SessionStore }).store;
-    const meta = store.meta.bind(store);
+    // A slow Redis reply, exactly at the lookup (the admission script): the client gives up and goes while
+    // the edge still waits.
+    const limits = e.connections;
+    const admit = limits.admit.bind(limits);
     let entered!: () => void;
     let release!: () => void;
     let answered!: () => void;
     const lookupStarted = new Promise<void>((r) => (entered = r));
     const held = new Promise<void>((r) => (release = r));
     const lookupAnswered = new Promise<void>((r) => (answered = r));
-    store.meta = async (id) => {
+    limits.admit = async (...args) => {
       entered();
       await held;
-      const m = await meta(id);
+      const m = await admit(...args);
       answered();
       return m;
     };
@@ -157,7 +157,7 @@ describe('bad input gets a clear status and {error: {code, message}}, and the se
       await lookupAnswered;
       await new Promise((r) => setImmediate(r));
     } finally {
-      store.meta = meta;
+      limits.admit = admit;
       release();
     }
     expect(e.stats.openConnections).toBe(0);

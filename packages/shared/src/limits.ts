@@ -1,13 +1,29 @@
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { AdmitCode, ConnectCode, withScripts, type ScriptArg } from './scripts.js';
+import { AdmitCode, ConnectCode, SubscribeCode, withScripts, type ScriptArg } from './scripts.js';
 
-/** The scripts the limiter runs (lua/admit-2.lua, connect-1.lua, disconnect-1.lua, edges-1.lua). */
+/** The scripts the limiter runs (lua/admit-2.lua, connect-1.lua, subscribe-2.lua, disconnect-1.lua, edges-1.lua). */
 interface LimitCommands {
   rcAdmit(...args: ScriptArg[]): Promise<[number, number, number]>;
   rcConnect(...args: ScriptArg[]): Promise<[number, number]>;
+  rcSubscribe(...args: ScriptArg[]): Promise<[number, number]>;
   rcDisconnect(...args: ScriptArg[]): Promise<number>;
   rcEdges(...args: ScriptArg[]): Promise<string[]>;
+}
+
+/** subscribe-2.lua's return codes. */
+const SUBSCRIBE_OUTCOMES: Record<number, SubscribeOutcome> = {
+  [SubscribeCode.Admitted]: 'admitted',
+  [SubscribeCode.SessionFull]: 'session_full',
+  [SubscribeCode.Missing]: 'not_found',
+  [SubscribeCode.Forbidden]: 'forbidden',
+  [SubscribeCode.Finished]: 'finished',
+};
+export type SubscribeOutcome = 'admitted' | 'session_full' | 'not_found' | 'forbidden' | 'finished';
+export interface SubscribeAnswer {
+  outcome: SubscribeOutcome;
+  /** The session's last appended seq. */
+  seq: number;
 }
 
 /** The window of SESSIONS_PER_MINUTE_PER_KEY. */
@@ -49,6 +65,16 @@ export class Limiter {
   async connect(key: string, edgeId: string, limit: number, o: { leaseMs: number; ttlMs: number; liveEdges: readonly string[] }): Promise<{ ok: boolean; total: number }> {
     const [code, total] = await this.redis.rcConnect(key, edgeId, limit, o.leaseMs, o.ttlMs, ...o.liveEdges);
     return { ok: code === ConnectCode.Taken, total: Number(total) };
+  }
+
+  /**
+   * Admits an event stream to a session: owner, end and the session's connection slot in one call (see
+   * subscribe-2.lua). `take: false` checks only (a HEAD request holds no slot).
+   */
+  async subscribe(sessionId: string, edgeId: string, limit: number, o: { tenant: string; cursor: number; take: boolean; leaseMs: number; ttlMs: number; liveEdges: readonly string[] }): Promise<SubscribeAnswer> {
+    const k = this.keys;
+    const [code, seq] = await this.redis.rcSubscribe(k.session(sessionId).meta, k.limits.sessionConnections(sessionId), edgeId, limit, o.leaseMs, o.ttlMs, o.tenant, o.cursor, o.take ? 1 : 0, ...o.liveEdges);
+    return { outcome: SUBSCRIBE_OUTCOMES[code] ?? 'not_found', seq: Number(seq) };
   }
 
   async disconnect(key: string, edgeId: string): Promise<void> {

@@ -15,13 +15,22 @@ function commandName(script: string): string {
   return 'rc' + script.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
 
+// Redis scripts cannot include one another: a line `-- requires: <name>.lib` prepends lua/<name>.lib.lua.
+const REQUIRES = /^-- requires: ([a-z-]+\.lib)$/gm;
+
+function source(file: string): string {
+  const text = readFileSync(new URL(file, DIR), 'utf8');
+  const libs = [...text.matchAll(REQUIRES)].map((m) => readFileSync(new URL(`${m[1]}.lua`, DIR), 'utf8'));
+  return [...libs, text].join('\n');
+}
+
 /** Defines every script of lua/ on `redis` (once per connection); returns the connection, typed with them. */
 export function withScripts<C>(redis: RedisClient): RedisClient & C {
   for (const file of readdirSync(DIR)) {
     const m = FILE.exec(file);
     if (!m) continue;
     const name = commandName(m[1]!);
-    if (!(name in redis)) redis.defineCommand(name, { lua: readFileSync(new URL(file, DIR), 'utf8'), numberOfKeys: Number(m[2]) });
+    if (!(name in redis)) redis.defineCommand(name, { lua: source(file), numberOfKeys: Number(m[2]) });
   }
   return redis as RedisClient & C;
 }
@@ -32,4 +41,5 @@ export const AppendCode = { Appended: 1, Duplicate: 0, Missing: -1, Fenced: -2, 
 export const BeginCode = { Began: 1, Missing: -1, Ended: -3 } as const;
 export const CancelCode = { Recorded: 1, Missing: -1, Ended: -3 } as const;
 export const ConnectCode = { Taken: 1, Refused: 0 } as const;
+export const SubscribeCode = { Admitted: 1, SessionFull: 0, Missing: -1, Forbidden: -2, Finished: -3 } as const;
 export const RateCode = { Allowed: 1, Refused: 0 } as const;

@@ -10,8 +10,6 @@ import type { EdgeStats } from './stats.js';
 import { deadline, timedOut } from './deadline.js';
 import { sendError } from './http-error.js';
 import { requestContext, requestLog } from './request-log.js';
-import { eventsHandler } from './routes/events.js';
-import { eventsHeadHandler } from './routes/events-head.js';
 import { modelsHandler } from './routes/models.js';
 import { cancelHandler, createSessionHandler, mintTokenHandler, statusHandler } from './routes/sessions.js';
 import { securityHeaders } from './security-headers.js';
@@ -85,9 +83,9 @@ export function createApp(d: AppDeps): express.Express {
   const routes: Route[] = [
     ['post', '/v1/sessions', apiKey, json, publish.create, createSessionHandler(d)],
     ['post', '/v1/sessions/:id/token', apiKey, mintTokenHandler(d)],
-    // HEAD before GET, which Express would otherwise also run for HEAD: the headers only (RFC 9110 §9.3.2).
-    ['head', '/v1/sessions/:id/events', eventsHeadHandler(d)],
-    ['get', '/v1/sessions/:id/events', eventsHandler(d)],
+    // GET and HEAD are answered before Express (routes/events.ts, edge.ts); only a request that route
+    // declines (another letter case, an absolute-form URL) reaches this entry, which keeps the 405s.
+    ['get', '/v1/sessions/:id/events', (_req, res) => sendError(res, 'not_found', 'no such route')],
     ['post', '/v1/sessions/:id/cancel', publish.cancel, cancelHandler(d)],
     ...publish.routes,
     // Status reads are rate limited (per address, per token, over all edges) before the session is read.

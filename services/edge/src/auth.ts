@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { API_KEY_PREFIX, TOKEN_PREFIX, TokenError, type ApiKeyEntry, type ApiKeyRing, type SessionMeta, type TokenClaims, type TokenSigner } from '@relaycast/shared';
+import { API_KEY_PREFIX, TOKEN_PREFIX, TokenError, type ApiKeyEntry, type ErrorCode, type ApiKeyRing, type SessionMeta, type TokenClaims, type TokenSigner } from '@relaycast/shared';
 import { sendError } from './http-error.js';
 import { bindCaller } from './request-log.js';
 
@@ -24,7 +24,10 @@ const INVALID = { 'WWW-Authenticate': 'Bearer realm="relaycast", error="invalid_
 
 /** The credential of `Authorization: Bearer <credential>`: undefined when there is none. */
 function bearer(req: Request): string | undefined {
-  const h = req.get('authorization');
+  return bearerOf(req.get('authorization'));
+}
+
+function bearerOf(h: string | undefined): string | undefined {
   if (h === undefined) return undefined;
   return /^Bearer +(\S+) *$/i.exec(h)?.[1] ?? '';
 }
@@ -37,23 +40,6 @@ function keyCaller(auth: EdgeAuth, credential: string, res: Response): Caller | 
   }
   bindCaller(res, { tenant: key.tenant, keyId: key.id });
   return { kind: 'key', key };
-}
-
-function tokenCaller(auth: EdgeAuth, credential: string, sessionId: string, res: Response): Caller | undefined {
-  let claims: TokenClaims;
-  try {
-    claims = auth.tokens.verify(credential);
-  } catch (e) {
-    if (!(e instanceof TokenError)) throw e;
-    sendError(res, 'unauthorized', e.message, INVALID);
-    return undefined;
-  }
-  if (claims.sessionId !== sessionId) {
-    sendError(res, 'forbidden', 'this token belongs to another session');
-    return undefined;
-  }
-  bindCaller(res, { tenant: claims.tenant });
-  return { kind: 'token', claims };
 }
 
 /**
@@ -78,27 +64,60 @@ export function apiKeyOf(res: Response): ApiKeyEntry {
   return key;
 }
 
+/** Why a request proved nothing usable: the answer to send. */
+export interface Refusal {
+  code: ErrorCode;
+  message: string;
+  headers?: Record<string, string>;
+}
+
 /**
- * The caller of a request about one session: its subscribe token, or any API key (ownership is checked
- * against the session's tenant by {@link owns} once its metadata is read). `query` also accepts the token
- * as `?token=`, for the event stream only: EventSource cannot send headers. Sends the error and returns
- * undefined when the request proves nothing usable.
+ * The caller of a request about one session from its `Authorization` header and (`query`, the event stream
+ * only: EventSource cannot send headers) its `?token=` value(s), without touching a response: the Express
+ * routes and the event stream's own path (routes/events.ts) answer the refusal each in their own way.
  */
-export function sessionCaller(auth: EdgeAuth, req: Request, res: Response, sessionId: string, o: { query: boolean; keys: boolean }): Caller | undefined {
-  let credential = bearer(req);
-  if (credential === undefined && o.query) {
-    const q = req.query.token;
-    credential = typeof q === 'string' ? q : q === undefined ? undefined : '';
-  }
+export function checkSessionCaller(auth: EdgeAuth, authorization: string | undefined, queryToken: unknown, sessionId: string, o: { query: boolean; keys: boolean }): Caller | Refusal {
+  let credential = bearerOf(authorization);
+  if (credential === undefined && o.query) credential = typeof queryToken === 'string' ? queryToken : queryToken === undefined ? undefined : '';
   if (credential === undefined) {
     const how = o.query ? 'the session token as ?token= or Authorization: Bearer <token>' : o.keys ? 'Authorization: Bearer <session token or API key>' : 'Authorization: Bearer <session token>';
-    sendError(res, 'unauthorized', `send ${how}`, CHALLENGE);
+    return { code: 'unauthorized', message: `send ${how}`, headers: CHALLENGE };
+  }
+  if (credential.startsWith(TOKEN_PREFIX)) {
+    let claims: TokenClaims;
+    try {
+      claims = auth.tokens.verify(credential);
+    } catch (e) {
+      if (!(e instanceof TokenError)) throw e;
+      return { code: 'unauthorized', message: e.message, headers: INVALID };
+    }
+    if (claims.sessionId !== sessionId) return { code: 'forbidden', message: 'this token belongs to another session' };
+    return { kind: 'token', claims };
+  }
+  if (o.keys && credential.startsWith(API_KEY_PREFIX)) {
+    const key = auth.keys.lookup(credential);
+    return key ? { kind: 'key', key } : { code: 'unauthorized', message: 'unknown API key', headers: INVALID };
+  }
+  return { code: 'unauthorized', message: o.keys ? 'not a session token or API key' : 'not a session token (API keys cannot open the event stream; mint a token)', headers: INVALID };
+}
+
+/** The tenant (and key id) a caller acts for, as its log lines carry them. */
+export function callerFields(c: Caller): { tenant: string; keyId?: string } {
+  return c.kind === 'key' ? { tenant: c.key.tenant, keyId: c.key.id } : { tenant: c.claims.tenant };
+}
+
+/**
+ * {@link checkSessionCaller} for an Express route: sends the error and returns undefined when the request
+ * proves nothing usable.
+ */
+export function sessionCaller(auth: EdgeAuth, req: Request, res: Response, sessionId: string, o: { query: boolean; keys: boolean }): Caller | undefined {
+  const r = checkSessionCaller(auth, req.get('authorization'), o.query ? req.query.token : undefined, sessionId, o);
+  if ('code' in r) {
+    sendError(res, r.code, r.message, r.headers);
     return undefined;
   }
-  if (credential.startsWith(TOKEN_PREFIX)) return tokenCaller(auth, credential, sessionId, res);
-  if (o.keys && credential.startsWith(API_KEY_PREFIX)) return keyCaller(auth, credential, res);
-  sendError(res, 'unauthorized', o.keys ? 'not a session token or API key' : 'not a session token (API keys cannot open the event stream; mint a token)', INVALID);
-  return undefined;
+  bindCaller(res, callerFields(r));
+  return r;
 }
 
 /** Whether the caller may act on the session: the token's or the key's tenant owns it. */

@@ -1,17 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Config, Limiter, Logger } from '@relaycast/shared';
+import type { Config, KeySpace, Limiter, Logger } from '@relaycast/shared';
 
-export type ConnectionSlot = { ok: true; release(): void } | { ok: false; limit: 'ip' | 'session' };
+/** An event stream's admission: its slots (to release on close) and the session's last seq, or why not. */
+export type Admission =
+  | { ok: true; seq: number; release(): void }
+  | { ok: false; why: 'not_found' | 'forbidden' | 'finished' | 'ip' | 'session' };
 
 /**
  * SSE connections per client address and per session, counted over every edge in Redis (connect-1.lua):
- * two script calls when a stream opens and two when it closes, nothing per event. Each edge counts its own
+ * one round trip when a stream opens (the session's admission script and the address's slot, in parallel) and two script calls when it closes, nothing per event. Each edge counts its own
  * connections under its id and says it is alive every third of EDGE_LEASE_MS (edges-1.lua); when an edge
  * dies without closing its streams, its counts stop counting about one lease later.
  */
 export class ConnectionLimits {
   readonly edgeId = randomUUID();
+  readonly keys: KeySpace['limits'];
   private liveEdges: string[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -19,7 +23,9 @@ export class ConnectionLimits {
     private readonly limiter: Limiter,
     private readonly cfg: Config,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.keys = limiter.keys.limits;
+  }
 
   /** Longer than any stream lives (its token's lifetime), so a count is never dropped while it is in use. */
   private get ttlMs(): number {
@@ -46,42 +52,61 @@ export class ConnectionLimits {
   }
 
   /**
-   * Takes a slot for the client address and one for the session, in parallel (on a cluster they live on
-   * different shards), and gives back the one it took if the other is refused.
+   * Admits an event stream in one round trip: the session's owner, end and slot in one script
+   * (subscribe-2.lua) and, in parallel, the client address's slot (another shard on a cluster). A slot
+   * taken when the other answer refuses is given back. `take: false` (HEAD) checks the session only.
    */
-  async acquire(ip: string | undefined, sessionId: string): Promise<ConnectionSlot> {
-    const keys = this.limiter.keys.limits;
-    const ipKey = keys.ipConnections(clientSubject(ip));
-    const sessionKey = keys.sessionConnections(sessionId);
-    const o = { leaseMs: this.cfg.EDGE_LEASE_MS, ttlMs: this.ttlMs, liveEdges: this.liveEdges };
-    const [byIp, bySession] = await Promise.allSettled([
-      this.limiter.connect(ipKey, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_IP, o),
-      this.limiter.connect(sessionKey, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_SESSION, o),
+  async admit(ip: string | undefined, sessionId: string, o: { tenant: string; cursor: number; take: boolean }): Promise<Admission> {
+    const ipKey = this.limiter.keys.limits.ipConnections(clientSubject(ip));
+    const sessionKey = this.limiter.keys.limits.sessionConnections(sessionId);
+    const lease = { leaseMs: this.cfg.EDGE_LEASE_MS, ttlMs: this.ttlMs, liveEdges: this.liveEdges };
+    const [bySession, byIp] = await Promise.allSettled([
+      this.limiter.subscribe(sessionId, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_SESSION, { ...o, ...lease }),
+      o.take ? this.limiter.connect(ipKey, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_IP, lease) : Promise.resolve({ ok: true, total: 0 }),
     ]);
-    const took = (r: PromiseSettledResult<{ ok: boolean }>) => r.status === 'fulfilled' && r.value.ok;
-    if (took(byIp) && took(bySession)) {
-      let released = false;
-      return {
-        ok: true,
-        release: () => {
-          if (released) return;
-          released = true;
-          this.give(ipKey);
-          this.give(sessionKey);
-        },
-      };
+    const tookSession = o.take && bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted';
+    const tookIp = o.take && byIp.status === 'fulfilled' && byIp.value.ok;
+    if (bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted' && (tookIp || !o.take)) {
+      const held = o.take ? new HeldSlots(this, clientSubject(ip), sessionId) : undefined;
+      return { ok: true, seq: bySession.value.seq, release: () => held?.release() };
     }
-    if (took(byIp)) this.give(ipKey);
-    if (took(bySession)) this.give(sessionKey);
-    for (const r of [byIp, bySession]) if (r.status === 'rejected') throw r.reason;
-    return { ok: false, limit: took(byIp) ? 'session' : 'ip' };
+    if (tookIp) this.give(ipKey);
+    if (tookSession) this.give(sessionKey);
+    if (bySession.status === 'rejected') throw bySession.reason;
+    if (byIp.status === 'rejected') throw byIp.reason;
+    const outcome = bySession.value.outcome;
+    if (outcome !== 'admitted' && outcome !== 'session_full') return { ok: false, why: outcome };
+    return { ok: false, why: tookIp ? 'session' : 'ip' };
   }
 
-  private give(key: string): void {
+  /** Gives back a slot taken by {@link admit}. */
+  give(key: string): void {
     this.limiter.disconnect(key, this.edgeId).catch((err: Error) => {
       // The count lapses with the key's TTL at worst.
       this.log.debug({ err: err.message }, 'could not release a connection slot');
     });
+  }
+}
+
+/**
+ * The two slots of an open stream, held for its whole life: only the subject and session id are kept (the
+ * keys are built again at release), since a stream lives for hours and a built key is a chain of strings.
+ */
+class HeldSlots {
+  private released = false;
+
+  constructor(
+    private readonly limits: ConnectionLimits,
+    private readonly subject: string,
+    private readonly sessionId: string,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const keys = this.limits.keys;
+    this.limits.give(keys.ipConnections(this.subject));
+    this.limits.give(keys.sessionConnections(this.sessionId));
   }
 }
 

@@ -20,10 +20,7 @@ export function cors(origins: readonly string[]) {
     const origin = req.get('origin');
     const ok = origin !== undefined && allowed.has(origin);
     const preflight = req.method === 'OPTIONS' && req.get('access-control-request-method') !== undefined;
-    if (ok) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Access-Control-Expose-Headers', EXPOSE_HEADERS);
-    }
+    for (const [name, value] of Object.entries(corsHeaders(allowed, origin))) res.setHeader(name, value);
     if (!preflight) return next();
     if (!ok) return sendError(res, 'cors_forbidden', 'this origin may not call the API from a browser');
     res.setHeader('Access-Control-Allow-Methods', ALLOW_METHODS);
@@ -31,4 +28,10 @@ export function cors(origins: readonly string[]) {
     res.setHeader('Access-Control-Max-Age', '600');
     res.status(204).end();
   };
+}
+
+/** The CORS headers of an answer to `origin` (none unless it is allowed); `Vary: Origin` is the caller's. */
+export function corsHeaders(allowed: ReadonlySet<string>, origin: string | undefined): Record<string, string> {
+  if (origin === undefined || !allowed.has(origin)) return {};
+  return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSE_HEADERS };
 }

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { InvalidCursorError, parseCursor } from '@relaycast/shared';
 
 const QUERY_NAME = 'lastEventId';
@@ -11,9 +11,10 @@ const QUERY_NAME = 'lastEventId';
  * like any other malformed cursor rather than read as "no cursor" and replayed from the start.
  * Throws InvalidCursorError.
  */
-export function requestCursor(req: Request): number {
-  const header = req.get('last-event-id');
-  const values = queryValues(req.originalUrl);
+export function requestCursor(req: IncomingMessage): number {
+  const given = req.headers['last-event-id'];
+  const header = Array.isArray(given) ? given.join(', ') : given;
+  const values = queryValues(req.url ?? '');
   if (values.ambiguous) throw new InvalidCursorError(`${QUERY_NAME} must be given once, as a plain decimal event id`);
   return parseCursor(header !== undefined ? header : values.value);
 }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { closeRedis, createLogger, createRedis, settleWithin, encodeComment, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
 import { createApp } from './app.js';
+import { eventsRoute } from './routes/events.js';
 import { EdgeAuth } from './auth.js';
 import { ConnectionLimits } from './connection-limits.js';
 import { resolveCredentials } from './credentials.js';
@@ -26,6 +27,8 @@ export interface Edge {
   stats: EdgeStats;
   /** This edge's id in the shared connection counts. */
   edgeId: string;
+  /** Admission of event streams (connection slots); tests hold it to stage a client leaving mid-lookup. */
+  connections: ConnectionLimits;
   state: { draining: boolean };
   /**
    * Graceful exit: readiness fails and new requests get 503 at once; open SSE responses are ended at random
@@ -80,10 +83,21 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
   };
   const app = createApp({ cfg, store, hub, queue, redis, log, stats, metrics, state, onSlow, auth, limiter, connections });
   const producerSweeper = startProducerSweeper(producerStoreFor(redis, store), limiter, log, cfg.PRODUCER_SWEEP_MS);
+  // Event streams are answered before Express: most of an edge's requests, each held for hours.
+  const events = eventsRoute({ cfg, store, hub, log, stats, auth, connections, onSlow, state, count: metrics.count, trust: app.get('trust proxy fn') as (addr: string, i: number) => boolean });
   // requestTimeout covers receiving the request only; an SSE response may stay open for as long as it streams.
   // 0: a streaming publish's body lasts as long as the model behind it (publish/stream.ts keeps its own idle
   // and total limits); every other /v1 body is bounded by the REQUEST_TIMEOUT_MS deadline, which closes.
-  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 0 }, app);
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 10_000, requestTimeout: 0 }, (req, res) => {
+    if (!events(req, res)) app(req, res);
+  });
+  // Node's contract for closeAllConnections() is every connection of this server, including the streams the
+  // events route took out of its HTTP machinery: they are dropped too (a crash, as a client sees it).
+  const closeTracked = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeTracked();
+    for (const s of [...hub.subscribers()]) s.destroy();
+  };
   // Requests node's parser rejects (bad header bytes such as CR, LF or NUL, oversized headers) get the same
   // JSON error shape as everything else instead of a bare status line.
   const guard = new SocketGuard(server, stats.sockets, budget.maxSockets, cfg.HEADERS_TIMEOUT_MS, log);
@@ -135,6 +149,7 @@ export async function startEdge(cfg: Config, log: Logger = createLogger('edge', 
     hub,
     stats,
     edgeId: connections.edgeId,
+    connections,
     state,
     drain(windowMs = cfg.DRAIN_WINDOW_MS) {
       draining ??= (async () => {

@@ -22,6 +22,8 @@ export interface EdgeMetrics {
   registry: Registry;
   /** Express middleware counting responses by route and status class. */
   httpCounter(req: Request, res: Response, next: NextFunction): void;
+  /** Counts one response (for routes answered outside Express). */
+  count(method: string, route: string, status: number): void;
 }
 
 export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => boolean, listeners: () => number = () => 0): EdgeMetrics {
@@ -105,14 +107,13 @@ export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => bo
     },
   });
   const responses = new Counter({ name: 'relaycast_edge_http_responses_total', help: 'HTTP responses by route and status class', labelNames: ['route', 'status'], registers: [registry] });
+  const count = (method: string, route: string, status: number) => responses.inc({ route: `${method} ${route}`, status: `${Math.floor(status / 100)}xx` });
   return {
     registry,
+    count,
     httpCounter(req, res, next) {
-      res.on('finish', () => {
-        // The matched route pattern, never the raw URL: ids and tokens stay out of label values.
-        const route = (req.route?.path as string | undefined) ?? 'unmatched';
-        responses.inc({ route: `${req.method} ${route}`, status: `${Math.floor(res.statusCode / 100)}xx` });
-      });
+      // The matched route pattern, never the raw URL: ids and tokens stay out of label values.
+      res.on('finish', () => count(req.method, (req.route?.path as string | undefined) ?? 'unmatched', res.statusCode));
       next();
     },
   };

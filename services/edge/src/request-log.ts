@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { isSessionId, type Logger } from '@relaycast/shared';
 
 // A caller's (or the load balancer's) id is kept only when it is short and plain, so it cannot forge log lines.
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const SESSION_PATH = /^\/v1\/sessions\/([^/]+)/;
 // Probes and scrapes arrive every few seconds from every checker; logging each at info drowns the rest.
 const QUIET = new Set(['/healthz', '/readyz', '/metrics']);

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
@@ -29,22 +28,53 @@ export interface LiveEntry {
 export class Subscriber {
   /** Seq of the last event written to this connection. */
   lastSeq: number;
-  live = false;
-  closed = false;
+  /**
+   * Its life: 'replaying' from registration (live entries are held while history is written), 'live' once
+   * the topic writes to it directly, 'closed' for good. Changed only by this class's methods.
+   */
+  private phase: 'replaying' | 'live' | 'closed' = 'replaying';
   /** Live entries that arrived during replay; null once it overflowed (replay then re-reads history). */
-  buffer: LiveEntry[] | null = [];
-  /** Frames go straight to the socket: the response's headers are flushed and its body is close-delimited. */
-  private readonly socket: Socket;
-
+  private held: LiveEntry[] | null = [];
+  /**
+   * Frames go straight to the socket, which the events route took out of node's HTTP machinery once it
+   * wrote the headers (the body is close-delimited): no request, response or parser is held per stream.
+   */
   constructor(
-    readonly res: ServerResponse,
+    private readonly socket: Socket,
     cursor: number,
     private readonly maxQueueBytes: number,
     private readonly maxBuffered: number,
     private readonly onSlow: (sub: Subscriber) => void,
   ) {
     this.lastSeq = cursor;
-    this.socket = res.socket as Socket;
+  }
+
+  get live(): boolean {
+    return this.phase === 'live';
+  }
+
+  get closed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  /** The connection is gone (its socket closed): nothing more is written. */
+  gone(): void {
+    this.phase = 'closed';
+    this.held = null;
+  }
+
+  /** The topic took it into its live set: held entries are no longer needed. */
+  goLive(): void {
+    if (this.phase !== 'replaying') return;
+    this.phase = 'live';
+    this.held = null;
+  }
+
+  /** Live entries held since the last call (null: they overflowed), and holds anew. */
+  takeHeld(): LiveEntry[] | null {
+    const held = this.held;
+    if (this.phase === 'replaying') this.held = [];
+    return held;
   }
 
   /** Bytes accepted by write() but not yet handed to the kernel. */
@@ -89,21 +119,59 @@ export class Subscriber {
     if (e.terminal) this.end();
   }
 
+  /**
+   * Writes consecutive entries (a replay page), `bytes` being their frames joined: one write when all of
+   * them are new to this connection, entry by entry otherwise.
+   */
+  deliverRun(entries: readonly LiveEntry[], bytes: Buffer): void {
+    if (this.someWritten(entries)) return;
+    this.write(bytes);
+    this.wrote(entries);
+  }
+
+  /**
+   * Live delivery of one tick's entries: straight to the socket (one write, nothing to cork), then the
+   * slow-consumer bound, as {@link flush} does after a corked tick.
+   */
+  deliverBatch(entries: readonly LiveEntry[], bytes: Buffer): void {
+    if (this.someWritten(entries)) return;
+    this.socket.write(bytes);
+    this.wrote(entries);
+    if (!this.closed && !this.socket.writableCorked && this.socket.writableLength > this.maxQueueBytes) this.onSlow(this);
+  }
+
+  /** Closed, or some of `entries` were written already (its replay overlapped): then delivered one by one. */
+  private someWritten(entries: readonly LiveEntry[]): boolean {
+    if (this.closed || entries.length === 0) return true;
+    if (entries[0]!.seq > this.lastSeq) return false;
+    for (const e of entries) this.deliver(e);
+    return true;
+  }
+
+  private wrote(entries: readonly LiveEntry[]): void {
+    const last = entries[entries.length - 1]!;
+    this.lastSeq = last.seq;
+    // Seqs increase and nothing follows a terminal entry, so only the last can be one.
+    if (last.terminal) this.end();
+  }
+
   hold(e: LiveEntry): void {
-    if (this.buffer === null) return;
-    if (this.buffer.length >= this.maxBuffered) this.buffer = null;
-    else this.buffer.push(e);
+    if (this.held === null) return;
+    if (this.held.length >= this.maxBuffered) this.held = null;
+    else this.held.push(e);
   }
 
   end(): void {
     if (this.closed) return;
-    this.closed = true;
-    this.res.end();
+    this.gone();
+    // A close-delimited body ends when the connection does: close once the kernel has taken the rest,
+    // without waiting for the client's own FIN (a client that never sends one would hold the socket).
+    this.socket.end(() => this.socket.destroy());
   }
 
   destroy(): void {
-    this.closed = true;
-    this.res.destroy();
+    this.gone();
+    this.socket.destroy();
   }
 
   /**

@@ -16,6 +16,22 @@ export function gapEntry(after: number, next: number): LiveEntry {
 }
 
 /**
+ * The session's stream is gone from Redis (expired, or lost with its data): a terminal `error` frame, sent
+ * before the stream ends. The one place it is made; the topic's liveness check and a replay both send it.
+ */
+export const STREAM_LOST = encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) });
+
+/**
+ * Topics with entries dispatched in the current tick: at its end each writes them to every live subscriber
+ * as one buffer, one write per socket (a batch read in one chunk, or notifications that arrived together).
+ */
+const dirty: Topic[] = [];
+function flushDirty(): void {
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+  dirty.length = 0;
+}
+
+/**
  * The subscribers of one session on this edge. Live entries arrive from the hub's single pub/sub
  * connection; each is encoded once and its bytes written to every live subscriber.
  *
@@ -33,6 +49,8 @@ export class Topic {
   ready!: Promise<void>;
   private filling = false;
   private backlog: StoredEntry[] = [];
+  /** Entries dispatched this tick, not yet written to the live subscribers. */
+  private pending: LiveEntry[] = [];
   /**
    * Recently seen entries, encoded, by seq (insertion order, byte-bounded). A resume storm (thousands of
    * clients replaying the same recent events) is served from here: one read and one encoding per entry,
@@ -40,6 +58,7 @@ export class Topic {
    */
   private readonly recent = new Map<number, LiveEntry>();
   private recentBytes = 0;
+  private lastRun: { entries: LiveEntry[]; bytes: Buffer } | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -61,11 +80,18 @@ export class Topic {
     }
   }
 
-  /** Cached entries from `seq` on, consecutive, at most `max`. */
-  recentRun(seq: number, max: number): LiveEntry[] {
-    const out: LiveEntry[] = [];
-    for (let e; out.length < max && (e = this.recent.get(seq + out.length)); ) out.push(e);
-    return out;
+  /**
+   * Cached entries from `seq` on, consecutive, at most `max`, with their frames joined. The last run is
+   * kept: in a resume storm thousands of clients ask for the same one, and each gets the same bytes.
+   */
+  recentRun(seq: number, max: number): { entries: LiveEntry[]; bytes: Buffer } | undefined {
+    const entries: LiveEntry[] = [];
+    for (let e; entries.length < max && (e = this.recent.get(seq + entries.length)); ) entries.push(e);
+    if (entries.length === 0) return undefined;
+    const memo = this.lastRun;
+    if (memo && memo.entries[0] === entries[0] && memo.entries.length === entries.length) return memo;
+    this.lastRun = { entries, bytes: Buffer.concat(entries.map((e) => e.frame)) };
+    return this.lastRun;
   }
 
   get size(): number {
@@ -126,8 +152,20 @@ export class Topic {
     if (!e.gap) this.remember(e);
     this.stats.eventsDelivered += this.live.size;
     this.stats.bytesDelivered += this.live.size * e.frame.length;
-    for (const s of this.live) s.deliver(e);
+    if (this.live.size > 0) {
+      if (this.pending.length === 0 && dirty.push(this) === 1) process.nextTick(flushDirty);
+      this.pending.push(e);
+    }
     for (const s of this.replaying) s.hold(e);
+  }
+
+  /** Writes this tick's entries to every live subscriber: encoded and joined once, one write per socket. */
+  flush(): void {
+    const entries = this.pending;
+    if (entries.length === 0) return;
+    this.pending = [];
+    const bytes = entries.length === 1 ? entries[0]!.frame : Buffer.concat(entries.map((e) => e.frame));
+    for (const s of this.live) s.deliverBatch(entries, bytes);
   }
 
   /**
@@ -140,8 +178,7 @@ export class Topic {
     if (this.lastSeq !== undefined && sub.lastSeq < this.lastSeq) return false;
     this.lastSeq ??= Math.min(sub.lastSeq, streamSeq);
     this.replaying.delete(sub);
-    sub.buffer = null;
-    sub.live = true;
+    sub.goLive();
     this.live.add(sub);
     return true;
   }
@@ -157,9 +194,9 @@ export class Topic {
    * a reconnect then gets 404.
    */
   lost(): void {
-    const frame = encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) });
+    this.flush();
     for (const s of [...this.live, ...this.replaying]) {
-      s.write(frame);
+      s.write(STREAM_LOST);
       s.end();
     }
     this.live.clear();
