@@ -81,8 +81,9 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     let outputChars = 0;
     let upstreamDone: EventOf<'done'> | undefined;
     let failure: unknown;
+    let unwatch: (() => void) | undefined;
     try {
-      await d.control.watch(sessionId, () => ac.abort(new CancelRequested('cancelled')));
+      unwatch = await d.control.watch(sessionId, () => ac.abort(new CancelRequested('cancelled')));
       // The flag may have been set between begin and the subscription becoming active.
       const meta = await d.store.meta(sessionId);
       if (meta?.cancelRequested) ac.abort(new CancelRequested('cancelled'));
@@ -112,7 +113,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     } finally {
       clearTimeout(deadline);
       d.shutdown.removeEventListener('abort', handBack);
-      d.control.unwatch(sessionId);
+      unwatch?.();
     }
     let terminal: RelaycastEvent;
     if (failure instanceof HandBack || failure instanceof AppendFailed || failure instanceof ProcessorFailed) {
