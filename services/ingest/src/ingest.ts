@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import { createLogger, createRedis, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
 import { Control } from './control.js';
+import { LockLost } from './errors.js';
 import { generate } from './generate.js';
 import { JobLock } from './job-lock.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
@@ -128,15 +129,15 @@ async function release(limiter: Limiter, job: GenerateJob, log: Logger): Promise
 
 /**
  * Runs `run` while renewing the job's lock for this attempt (job-lock.ts says why). `run`'s signal aborts on
- * shutdown, as before, and also when the lock turns out lost: a generation stopped that way appends nothing
- * more (HandBack) and the attempt that took the job over continues the session.
+ * shutdown, as before, and also when the lock turns out lost (reason LockLost): a generation stopped that
+ * way appends nothing more and counts as fenced; the attempt that takes the job over continues the session.
  */
 async function withOwnLock<T>(job: Job, token: string | undefined, lockMs: number, shutdown: AbortSignal, run: (stop: AbortSignal) => Promise<T>): Promise<T> {
   const stop = new AbortController();
   const onShutdown = () => stop.abort();
   shutdown.addEventListener('abort', onShutdown);
   if (shutdown.aborted) stop.abort();
-  const lock = token ? new JobLock(job, token, lockMs, () => stop.abort()).start() : undefined;
+  const lock = token ? new JobLock(job, token, lockMs, () => stop.abort(new LockLost('job lock lost'))).start() : undefined;
   try {
     return await run(stop.signal);
   } finally {
