@@ -3,7 +3,7 @@ import base from './vitest.config.js';
 
 /**
  * `npm run test:chaos`: the long fault scenarios under test/chaos (the soak, takeovers with the production
- * lock settings). `npm test` leaves them out; `.ci/run` runs them after it with a shorter soak.
+ * lock settings, Redis outages longer than the job lock). `npm test` leaves them out; `.ci/run` runs them after it with a shorter soak.
  */
 export default defineConfig({
   resolve: base.resolve,

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { SessionStore, TokenSigner, apiKeyEntry, createRedis, keySpace, newApiKey, newSessionId, encodeFrame, parseRedisTarget } from '../packages/shared/dist/index.js';
 import { inspect } from './inspector.mjs';
+import { cancelLatency } from './cancel.mjs';
 import { Clients, freePort, killAll, now, percentiles, procStats, root, sampleRss, sleep, startCluster, startRedis, startServer, startService } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -432,6 +433,7 @@ try {
   if (run('slow')) for (const withSlow of [false, true]) record('slow-consumer', await slowConsumer(size(300, 1000), withSlow));
   if (run('sessions')) record('many-sessions', await manySessions(size(200, 1000), 10));
   if (run('shards')) for (const m of [1, 3]) record('cluster-shards', await shards(m));
+  if (run('cancel')) record('cancel-latency', await cancelLatency({ redisUrl, mockPort, env: AUTH_ENV, auth, count: 200 }));
   if (run('coalesce')) for (const w of [0, 5, 10, 20, 50]) record('coalesce-window', await coalesce(w));
 } finally {
   await killAll();

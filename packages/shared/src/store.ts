@@ -108,11 +108,11 @@ export class SessionStore {
   }
 
   /** Records a cancel request and notifies the running worker. Returns the status seen, or undefined if missing. */
-  async requestCancel(id: string, reason: string): Promise<{ status: string; attempt: number; seq: number; ended: boolean } | undefined> {
+  async requestCancel(id: string, reason: string): Promise<{ status: string; attempt: number; seq: number; ended: boolean; watchers: number } | undefined> {
     const k = this.keys.session(id);
-    const [code, status, attempt, seq] = await this.redis.rcCancel(k.meta, k.control, reason);
+    const [code, status, attempt, seq, watchers] = await this.redis.rcCancel(k.meta, k.control, reason);
     if (code === CancelCode.Missing) return undefined;
-    return { status: String(status), attempt: Number(attempt), seq: Number(seq), ended: code === CancelCode.Ended };
+    return { status: String(status), attempt: Number(attempt), seq: Number(seq), ended: code === CancelCode.Ended, watchers: Number(watchers ?? 0) };
   }
 
   /** Entries with seq in [fromSeq, toSeq], at most `count`. */

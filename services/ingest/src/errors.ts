@@ -24,6 +24,14 @@ export class HandBack extends Error {
   override name = 'HandBack';
 }
 
+/**
+ * Stops an attempt whose job lock turned out lost (job-lock.ts): another attempt owns, or will own, the
+ * session, so like a fenced attempt it appends nothing more.
+ */
+export class LockLost extends HandBack {
+  override name = 'LockLost';
+}
+
 /** Aborts a generation that ran past GENERATION_TIMEOUT_MS. */
 export class GenerationTimeout extends Error {
   override name = 'GenerationTimeout';

@@ -1,7 +1,7 @@
 import { CONTENT_TYPES, errorEvent, FencedError, SessionEndedError, SessionMissingError, type Config, type EventOf, type GenerateJob, type Logger, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
 import { Appender } from './appender.js';
 import type { Control } from './control.js';
-import { AppendFailed, CancelRequested, FinishEarly, GenerationTimeout, HandBack, ProcessorFailed, UpstreamError } from './errors.js';
+import { AppendFailed, CancelRequested, FinishEarly, GenerationTimeout, HandBack, LockLost, ProcessorFailed, UpstreamError } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
 import type { PipelineFactory, StreamEvent } from './processors/index.js';
 import { estimateTokens } from './providers/estimate.js';
@@ -60,7 +60,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
 
     const ac = new AbortController();
     const deadline = setTimeout(() => ac.abort(new GenerationTimeout('generation timed out')), d.cfg.GENERATION_TIMEOUT_MS);
-    const handBack = () => ac.abort(new HandBack('worker shutting down'));
+    const handBack = () => ac.abort(d.shutdown.reason instanceof LockLost ? d.shutdown.reason : new HandBack('worker shutting down'));
     if (d.shutdown.aborted) handBack();
     d.shutdown.addEventListener('abort', handBack);
     const push = (e: RelaycastEvent) => {
@@ -81,8 +81,9 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     let outputChars = 0;
     let upstreamDone: EventOf<'done'> | undefined;
     let failure: unknown;
+    let unwatch: (() => void) | undefined;
     try {
-      await d.control.watch(sessionId, () => ac.abort(new CancelRequested('cancelled')));
+      unwatch = await d.control.watch(sessionId, () => ac.abort(new CancelRequested('cancelled')));
       // The flag may have been set between begin and the subscription becoming active.
       const meta = await d.store.meta(sessionId);
       if (meta?.cancelRequested) ac.abort(new CancelRequested('cancelled'));
@@ -112,7 +113,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     } finally {
       clearTimeout(deadline);
       d.shutdown.removeEventListener('abort', handBack);
-      d.control.unwatch(sessionId);
+      unwatch?.();
     }
     let terminal: RelaycastEvent;
     if (failure instanceof HandBack || failure instanceof AppendFailed || failure instanceof ProcessorFailed) {
@@ -135,7 +136,7 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     log.debug({ terminal: terminal.type }, 'generation ended');
     return 'ended';
   } catch (e) {
-    if (e instanceof FencedError || e instanceof SessionEndedError) {
+    if (e instanceof FencedError || e instanceof SessionEndedError || e instanceof LockLost) {
       // Another attempt owns the session now (our lock was lost); it will finish the session.
       log.warn({ err: e.message }, 'generation fenced off');
       m.fenced.inc();

@@ -1,7 +1,9 @@
 import { Worker, type Job } from 'bullmq';
 import { createLogger, errorEvent, pingWithin, createRedis, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
 import { Control } from './control.js';
+import { LockLost } from './errors.js';
 import { generate } from './generate.js';
+import { JobLock } from './job-lock.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
 import { compilePipelines, type ProcessorDefinition } from './processors/index.js';
 import { Dispatchers } from './upstream.js';
@@ -51,8 +53,8 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
   let worker: Worker<GenerateJob> | undefined;
   const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST, async () => !state.draining && worker?.isRunning() === true && (await pingWithin(redis, 1_000)));
 
-  worker = new Worker<GenerateJob>(keys.queueName, async (job) => {
-    const outcome = await generate(job.data, deps);
+  worker = new Worker<GenerateJob>(keys.queueName, async (job, token) => {
+    const outcome = await withOwnLock(job, token, cfg.LOCK_DURATION_MS, shutdown.signal, (stop) => generate(job.data, { ...deps, shutdown: stop }));
     // Ended (by this attempt or before it): the creating key's running slot is free again. A fenced
     // attempt leaves that to the attempt that owns the session now.
     if (outcome !== 'fenced') await release(limiter, job.data, log);
@@ -122,6 +124,25 @@ async function release(limiter: Limiter, job: GenerateJob, log: Logger): Promise
     await limiter.release(job.keyId, job.sessionId);
   } catch (err) {
     log.warn({ sessionId: job.sessionId, err: (err as Error).message }, 'could not free the running slot; its lease will');
+  }
+}
+
+/**
+ * Runs `run` while renewing the job's lock for this attempt (job-lock.ts says why). `run`'s signal aborts on
+ * shutdown, as before, and also when the lock turns out lost (reason LockLost): a generation stopped that
+ * way appends nothing more and counts as fenced; the attempt that takes the job over continues the session.
+ */
+async function withOwnLock<T>(job: Job, token: string | undefined, lockMs: number, shutdown: AbortSignal, run: (stop: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort();
+  shutdown.addEventListener('abort', onShutdown);
+  if (shutdown.aborted) stop.abort();
+  const lock = token ? new JobLock(job, token, lockMs, () => stop.abort(new LockLost('job lock lost'))).start() : undefined;
+  try {
+    return await run(stop.signal);
+  } finally {
+    lock?.stop();
+    shutdown.removeEventListener('abort', onShutdown);
   }
 }
 

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { allowsModel, isSessionId, newSessionId, runningLeaseMs, type Admission, type ApiKeyEntry, type Config, type GenerateJob, type Limiter, type Logger, type SessionMeta, type SessionStore } from '@relaycast/shared';
 import { apiKeyOf, owns, sessionCaller, type Caller, type EdgeAuth } from '../auth.js';
+import { landCancel } from '../cancel.js';
 import { sendError } from '../http-error.js';
 import { bindSession, requestId } from '../request-log.js';
 import type { EdgeStats } from '../stats.js';
@@ -187,17 +188,8 @@ export function cancelHandler(d: SessionsDeps) {
       res.status(202).json({ id, status: r.status, cancelled: false });
       return;
     }
-    // No worker owns a queued session yet, so end it here; the append is fenced on attempt 0, so if a
-    // worker began in the meantime this append is refused and the worker, seeing the flag, cancels instead.
-    if (r.status === 'queued' && r.attempt === 0) {
-      try {
-        await d.store.append(id, 0, r.seq + 1, [{ type: 'cancelled', reason: 'client_request' }]);
-        // Ended here, so no worker will: free the key's running slot.
-        if (meta.keyId) await d.limiter.release(meta.keyId, id);
-      } catch {
-        /* a worker took it; it will honour cancelRequested and free the slot */
-      }
-    }
+    // The worker running it ends it; if none heard, or it has not within a moment, this edge does (cancel.ts).
+    await landCancel(d, id, meta.keyId, r.watchers);
     res.status(202).json({ id, status: 'cancelling', cancelled: true });
   };
 }
