@@ -37,6 +37,15 @@ export interface KeySpace {
   /** BullMQ queue prefix; hash-tagged so every queue key lands in one slot, as BullMQ requires on a cluster. */
   readonly queuePrefix: string;
   readonly queueName: string;
+  /** Keys of the OpenAI-compatible and AI SDK surfaces (services/edge/src/compat). */
+  readonly compat: CompatKeys;
+}
+
+export interface CompatKeys {
+  /** String (JSON): the Responses request fields a retrieved Response repeats; shares the session's `{id}`. */
+  response(sessionId: string): string;
+  /** String: the session of a chat's latest turn, per tenant (AI SDK resume). */
+  chat(tenant: string, chatId: string): string;
 }
 
 export function keySpace(prefix: string): KeySpace {
@@ -56,5 +65,10 @@ export function keySpace(prefix: string): KeySpace {
     },
     queuePrefix: `{${prefix}:q}`,
     queueName: 'generate',
+    compat: {
+      response: (id) => `${prefix}:s:{${id}}:oai`,
+      // The tenant and chat id are checked by the edge (no braces, colons or spaces), so the tag is theirs alone.
+      chat: (tenant, chatId) => `${prefix}:chat:{${tenant}:${chatId}}`,
+    },
   };
 }
