@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer } from '../helpers/auth.js';
+import { bearer, makeKey } from '../helpers/auth.js';
 import { readSse } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 
@@ -131,5 +131,58 @@ describe('errors map onto the SDK’s classes', () => {
 
   it('an unknown response id is NotFoundError', async () => {
     await expect(client().responses.retrieve('resp_nothing')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
+
+describe('limits and refusals in OpenAI’s shape', () => {
+  let limited: TestSystem;
+  const narrow = makeKey('narrow', 'test', { models: ['mock'] });
+  const once = makeKey('once', 'test', { sessionsPerMinute: 1 });
+  beforeAll(async () => {
+    limited = await startSystem({ keys: [narrow, once] });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+  const on = (key: string) => new OpenAI({ apiKey: key, baseURL: `${limited.edges[0]!.url}/openai/v1`, maxRetries: 0 });
+
+  it('a model the key may not use is PermissionDeniedError; the key lists only its models', async () => {
+    expect((await on(narrow.key).models.list()).data.map((m) => m.id)).toEqual(['mock']);
+    await expect(on(narrow.key).chat.completions.create({ model: 'mock-anthropic', messages })).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
+  });
+
+  it('the per-key rate limit is RateLimitError with retry-after', async () => {
+    await on(once.key).chat.completions.create({ model: 'mock', messages });
+    const err = await on(once.key).responses.create({ model: 'mock', input: 'again', background: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(Number((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('bad JSON, unknown fields, an unknown route and a missing key answer OpenAI’s error body', async () => {
+    const base = `${limited.edges[0]!.url}/openai/v1`;
+    const post = (path: string, body: string, headers: Record<string, string> = limited.auth) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const bad = await post('/chat/completions', '{"model":');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: { message: 'request body is not valid JSON', type: 'invalid_request_error', param: null, code: 'invalid_json' } });
+    const unknown = await post('/responses', JSON.stringify({ model: 'mock', input: 'x', frobnicate: true }));
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ error: { code: 'unsupported_parameter', param: 'frobnicate', type: 'invalid_request_error' } });
+    const tool = await post('/chat/completions', JSON.stringify({ model: 'mock', messages: [{ role: 'tool', content: 'x', tool_call_id: 'c' }] }));
+    expect(tool.status).toBe(400);
+    const route = await fetch(`${base}/embeddings`, { method: 'POST', headers: limited.auth });
+    expect(route.status).toBe(404);
+    expect(await route.json()).toMatchObject({ error: { type: 'not_found_error' } });
+    const anonymous = await fetch(`${base}/models`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await anonymous.json()).toMatchObject({ error: { type: 'authentication_error', code: 'missing_api_key' } });
+  });
+
+  it('an upstream failure ends a Responses stream with response.failed carrying the error', async () => {
+    const events: { type: string; response?: { status: string; error: { code: string } | null } }[] = [];
+    for await (const e of await on(narrow.key).responses.create(ext({ model: 'mock', input: 'x', stream: true as const, mock: { fault: 'error:2' } }))) events.push(e);
+    const last = events.at(-1)!;
+    expect(last.type).toBe('response.failed');
+    expect(last.response).toMatchObject({ status: 'failed', error: { code: expect.any(String) } });
   });
 });

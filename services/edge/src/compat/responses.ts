@@ -60,6 +60,7 @@ export function createResponseHandler(d: AppDeps) {
     const how = await collect(d, req, res, started.id, (e) => events.event(e), WAIT_MS);
     if (res.destroyed) return;
     if (typeof how === 'object') return refuse(res, how);
+    if (how !== 'terminal') return refuse(res, { status: 503, code: 'stream_interrupted', message: `this edge stopped following the generation; retrieve resp_${started.id}`, headers: { 'Retry-After': '1' } });
     res.json(events.snapshot());
   };
 }
