@@ -5,6 +5,7 @@ import type { AppDeps } from '../app.js';
 import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer } from './answer.js';
 import { keyOf, openaiError, sendOpenAIError } from './errors.js';
 import { chatMessage, checkMessages, common, invalid, nativeMessage, textOf, unsupported } from './input.js';
+import { collect } from './session.js';
 import { startSession, type Refusal } from './start.js';
 import { follow, ProtocolSubscriber, startSse, type NativeEvent } from './stream.js';
 
@@ -63,17 +64,18 @@ async function streamChunks(d: AppDeps, req: Request, res: Response, id: string,
 
 const frame = (data: unknown) => Buffer.from(`data: ${JSON.stringify(data)}\n\n`);
 
+// Longest a non-streaming request waits for its answer (the generation itself goes on).
+const WAIT_MS = 600_000;
+
 async function answerJson(d: AppDeps, req: Request, res: Response, id: string, meta: { id: string; created: number; model: string }): Promise<void> {
   const a = emptyAnswer();
-  const sub = new ProtocolSubscriber(res, d, false, (e) => fold(a, e), (how) => {
-    if (res.writableEnded || res.destroyed) return;
-    if (how !== 'terminal') return sendOpenAIError(res, 503, 'stream_interrupted', `this edge stopped following the generation; its result stays readable at /v1/sessions/${id}`, { 'Retry-After': '1' });
-    if (a.error) return sendOpenAIError(res, 502, a.error.code, a.error.message);
-    if (a.cancelled !== undefined) return sendOpenAIError(res, 409, 'cancelled', `the generation was cancelled (${a.cancelled})`);
-    res.json(completion(meta, a));
-  });
-  const refused = await follow(d, req, res, id, sub);
-  if (refused) sendOpenAIError(res, refused.status, refused.code, refused.message, refused.headers);
+  const how = await collect(d, req, res, id, (e) => fold(a, e), WAIT_MS);
+  if (res.writableEnded || res.destroyed) return;
+  if (typeof how === 'object') return sendOpenAIError(res, how.status, how.code, how.message, how.headers);
+  if (how !== 'terminal') return sendOpenAIError(res, 503, 'stream_interrupted', `this edge stopped following the generation; its result stays readable at /v1/sessions/${id}`, { 'Retry-After': '1' });
+  if (a.error) return sendOpenAIError(res, 502, a.error.code, a.error.message);
+  if (a.cancelled !== undefined) return sendOpenAIError(res, 409, 'cancelled', `the generation was cancelled (${a.cancelled})`);
+  res.json(completion(meta, a));
 }
 
 function completion(meta: { id: string; created: number; model: string }, a: Answer) {

@@ -59,6 +59,11 @@ export function collect(d: AppDeps, req: Parameters<typeof follow>[1], res: Resp
       clearTimeout(timer);
       resolve(how);
     });
+    // The client left: nothing is waiting for the answer any more (follow() releases the subscription).
+    res.once('close', () => {
+      clearTimeout(timer);
+      resolve('failed');
+    });
     follow(d, req, res, id, sub).then((refused) => {
       if (refused) {
         clearTimeout(timer);
