@@ -179,7 +179,7 @@ describe('limits and refusals in OpenAI’s shape', () => {
   });
 
   it('an upstream failure ends a Responses stream with response.failed carrying the error', async () => {
-    const events: { type: string; response?: { status: string; error: { code: string } | null } }[] = [];
+    const events: { type: string; response?: { status?: string; error: { code: string } | null } }[] = [];
     for await (const e of await on(narrow.key).responses.create(ext({ model: 'mock', input: 'x', stream: true as const, mock: { fault: 'error:2' } }))) events.push(e);
     const last = events.at(-1)!;
     expect(last.type).toBe('response.failed');
