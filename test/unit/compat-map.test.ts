@@ -36,7 +36,7 @@ describe('Responses mapping', () => {
       'response.output_item.added', 'response.function_call_arguments.delta', 'response.function_call_arguments.delta', 'response.function_call_arguments.done', 'response.output_item.done',
       'response.completed',
     ]);
-    const final = (a.at(-1) as { response: { output: { type: string }[]; usage: { total_tokens: number } } }).response;
+    const final = (a.at(-1) as unknown as { response: { output: { type: string }[]; usage: { total_tokens: number } } }).response;
     expect(final.output.map((o) => o.type)).toEqual(['reasoning', 'message', 'function_call']);
     expect(final.output[2]).toMatchObject({ call_id: 'c1', name: 'f', arguments: '{"a":1}', status: 'completed' });
     expect(final.usage.total_tokens).toBe(7);
@@ -47,7 +47,7 @@ describe('Responses mapping', () => {
     expect(silent.map((e) => e.type)).not.toContain('error');
     const loud = responses(native([{ type: 'delta', text: 'old' }, { type: 'reset', reason: 'retry', attempt: 2 }, { type: 'delta', text: 'new' }, { type: 'done', finishReason: 'length' }]));
     expect(loud.filter((e) => e.type === 'error')).toHaveLength(1);
-    const final = (loud.at(-1) as { type: string; response: { status: string; output: { content: { text: string }[] }[] } });
+    const final = (loud.at(-1) as unknown as { type: string; response: { status: string; output: { content: { text: string }[] }[] } });
     expect(final.type).toBe('response.incomplete');
     expect(final.response.output.map((o) => o.content[0]!.text)).toEqual(['new']);
   });
