@@ -139,7 +139,7 @@ describe('limits and refusals in OpenAI’s shape', () => {
   const narrow = makeKey('narrow', 'test', { models: ['mock'] });
   const once = makeKey('once', 'test', { sessionsPerMinute: 1 });
   beforeAll(async () => {
-    limited = await startSystem({ keys: [narrow, once] });
+    limited = await startSystem({ keys: [narrow, once], env: { REQUEST_TIMEOUT_MS: '1000' } });
   });
   afterAll(async () => {
     await limited?.close();
@@ -176,6 +176,16 @@ describe('limits and refusals in OpenAI’s shape', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(await anonymous.json()).toMatchObject({ error: { type: 'authentication_error', code: 'missing_api_key' } });
+  });
+
+  it('an answer in JSON may take longer than the request deadline (it is lifted once the session started)', async () => {
+    const slow = ext({ model: 'mock', messages, max_tokens: 8, mock: { intervalMs: 200 } });
+    const t0 = Date.now();
+    const c = await on(narrow.key).chat.completions.create(slow);
+    expect(Date.now() - t0).toBeGreaterThan(1_000);
+    expect(c.choices[0]!.message.content!.split(' ')).toHaveLength(8);
+    const r = await on(narrow.key).responses.create(ext({ model: 'mock', input: 'slow', max_output_tokens: 8, mock: { intervalMs: 200 } }));
+    expect(r.output_text.split(' ')).toHaveLength(8);
   });
 
   it('an upstream failure ends a Responses stream with response.failed carrying the error', async () => {

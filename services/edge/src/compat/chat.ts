@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Usage } from '@relaycast/shared';
 import type { AppDeps } from '../app.js';
+import { clearDeadline } from '../deadline.js';
 import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer } from './answer.js';
 import { keyOf, openaiError, sendOpenAIError } from './errors.js';
 import { chatMessage, checkMessages, common, invalid, nativeMessage, textOf, unsupported } from './input.js';
@@ -69,6 +70,7 @@ const WAIT_MS = 600_000;
 
 async function answerJson(d: AppDeps, req: Request, res: Response, id: string, meta: { id: string; created: number; model: string }): Promise<void> {
   const a = emptyAnswer();
+  clearDeadline(res);
   const how = await collect(d, req, res, id, (e) => fold(a, e), WAIT_MS);
   if (res.writableEnded || res.destroyed) return;
   if (typeof how === 'object') return sendOpenAIError(res, how.status, how.code, how.message, how.headers);

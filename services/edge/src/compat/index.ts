@@ -17,9 +17,6 @@ export function compatRoutes(d: AppDeps): express.Router {
   const r = express.Router();
   const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
   const timed = deadline(d.cfg.REQUEST_TIMEOUT_MS);
-  // A request answered in JSON after the whole generation may take longer than the API's deadline; one that
-  // streams (or only starts a background job) is answered at once and keeps the deadline until then.
-  const timedUnlessWaiting = (req: Request, res: Response, next: NextFunction) => (req.body?.stream === true || req.body?.background === true ? timed(req, res, next) : next());
   const key = requireKey(d.auth);
   const created = Math.floor(Date.now() / 1000);
 
@@ -32,8 +29,9 @@ export function compatRoutes(d: AppDeps): express.Router {
     if (!m) return sendOpenAIError(res, 404, 'model_not_found', `The model '${String(req.params.model)}' does not exist`, {}, 'model');
     res.json({ id: m.id, object: 'model', created, owned_by: `relaycast:${m.provider}` });
   });
-  r.post('/openai/v1/chat/completions', key, json, timedUnlessWaiting, chatCompletionsHandler(d));
-  r.post('/openai/v1/responses', key, json, timedUnlessWaiting, createResponseHandler(d));
+  // A request answered in JSON after the whole generation lets go of the deadline once its session started.
+  r.post('/openai/v1/chat/completions', timed, key, json, chatCompletionsHandler(d));
+  r.post('/openai/v1/responses', timed, key, json, createResponseHandler(d));
   r.get('/openai/v1/responses/:id', timed, key, retrieveResponseHandler(d));
   r.post('/openai/v1/responses/:id/cancel', timed, key, cancelResponseHandler(d));
   r.use('/openai/v1', (req, res) => sendOpenAIError(res, 404, 'not_found', `no route ${req.method} /openai/v1${req.path}`));
@@ -48,7 +46,8 @@ export function compatRoutes(d: AppDeps): express.Router {
   });
 
   const chat = chatAuth(d);
-  r.post('/ai-sdk/chat', chat, json, chatHandler(d));
+  // The turn streams (startSse lets go of the deadline), so the deadline only bounds the lookups before it.
+  r.post('/ai-sdk/chat', timed, chat, json, chatHandler(d));
   r.get('/ai-sdk/chat/:chatId/stream', timed, chat, resumeHandler(d));
   r.post('/ai-sdk/chat/:chatId/stop', timed, chat, stopHandler(d));
   r.post('/ai-sdk/chat/:chatId/token', timed, chat, chatTokenHandler(d));

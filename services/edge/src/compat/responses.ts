@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { GenerateJob } from '@relaycast/shared';
 import type { AppDeps } from '../app.js';
+import { clearDeadline } from '../deadline.js';
 import { SESSION_HEADER } from './answer.js';
 import { keyOf, sendOpenAIError } from './errors.js';
 import { checkMessages, common, invalid, nativeMessage, responsesItem, textOf, unsupported } from './input.js';
@@ -57,6 +58,7 @@ export function createResponseHandler(d: AppDeps) {
     if (body.stream) return streamEvents(d, req, res, base, -1);
     const events = new ResponsesEvents(base);
     if (request.background) return void res.json(events.snapshot('queued'));
+    clearDeadline(res);
     const how = await collect(d, req, res, started.id, (e) => events.event(e), WAIT_MS);
     if (res.destroyed) return;
     if (typeof how === 'object') return refuse(res, how);
