@@ -36,6 +36,18 @@ export function sendOpenAIError(res: Response, status: number, code: string, mes
   res.status(status).set(headers).json(openaiError(status, code, message, param));
 }
 
+/**
+ * The native body, `{error: {code, message}}`, for the AI SDK surface (whose transport shows the body text).
+ * Its own function, with the status given, because these codes are this surface's, not the native API's.
+ */
+export function sendNativeError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.status(status).set(headers).json({ error: { code, message } });
+}
+
 // RFC 6750 §3, as the native API answers.
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="relaycast"' };
 const INVALID = { 'WWW-Authenticate': 'Bearer realm="relaycast", error="invalid_token"' };

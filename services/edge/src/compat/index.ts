@@ -2,11 +2,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { allowsModel, listModels } from '@relaycast/shared';
 import type { AppDeps } from '../app.js';
 import { deadline, timedOut } from '../deadline.js';
-import { sendError } from '../http-error.js';
 import { requestLog } from '../request-log.js';
 import { chatAuth, chatHandler, chatTokenHandler, resumeHandler, stopHandler } from './ai-sdk.js';
 import { chatCompletionsHandler } from './chat.js';
-import { keyOf, requireKey, sendOpenAIError } from './errors.js';
+import { keyOf, requireKey, sendNativeError, sendOpenAIError } from './errors.js';
 import { cancelResponseHandler, createResponseHandler, retrieveResponseHandler } from './responses.js';
 
 /**
@@ -51,6 +50,6 @@ export function compatRoutes(d: AppDeps): express.Router {
   r.get('/ai-sdk/chat/:chatId/stream', timed, chat, resumeHandler(d));
   r.post('/ai-sdk/chat/:chatId/stop', timed, chat, stopHandler(d));
   r.post('/ai-sdk/chat/:chatId/token', timed, chat, chatTokenHandler(d));
-  r.use('/ai-sdk', (_req, res) => sendError(res, 404, 'not_found', 'no such route'));
+  r.use('/ai-sdk', (_req, res) => sendNativeError(res, 404, 'not_found', 'no such route'));
   return r;
 }

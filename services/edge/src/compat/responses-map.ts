@@ -1,5 +1,5 @@
 import type { Usage } from '@relaycast/shared';
-import { CONTENT, RESTARTED, emptyAnswer, fold } from './answer.js';
+import { RESTARTED, emptyAnswer, fold } from './answer.js';
 import type { NativeEvent } from './stream.js';
 
 /** The request fields a Response repeats, kept beside the session so any edge can answer for it. */
