@@ -64,7 +64,7 @@ describe('through nginx', () => {
     const messages: UIMessage[] = [{ id: 'u1', role: 'user', parts: [{ type: 'text', text: 'proxied' }] }];
     const stream = await transport.sendMessages({ chatId, messages, trigger: 'submit-message', messageId: undefined, abortSignal: undefined });
     const reader = stream.getReader();
-    let first;
+    let first: unknown;
     while (!first) {
       const { value } = await reader.read();
       if (value?.type === 'text-delta') first = value;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Usage } from '@relaycast/shared';
 import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
-import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer } from './answer.js';
+import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer, type NativeData } from './answer.js';
 import { keyOf, openaiError, sendOpenAIError } from './errors.js';
 import { chatMessage, checkMessages, common, invalid, nativeMessage, textOf, unsupported } from './input.js';
 import { collect } from './session.js';
@@ -110,7 +110,7 @@ export class ChatChunks {
     if (n.type === 'gap') return [openaiError(500, 'stream_gap', 'part of this generation was lost from storage')];
     const a = emptyAnswer();
     fold(a, n);
-    const data = JSON.parse(n.data) as Record<string, any>;
+    const data = JSON.parse(n.data) as NativeData;
     if (CONTENT.has(n.type)) this.content = true;
     switch (n.type) {
       case 'delta': return [this.chunk({ content: data.text })];

@@ -1,5 +1,5 @@
 import type { Usage } from '@relaycast/shared';
-import { RESTARTED, emptyAnswer, fold } from './answer.js';
+import { RESTARTED, emptyAnswer, fold, type NativeData } from './answer.js';
 import type { NativeEvent } from './stream.js';
 
 /** The request fields a Response repeats, kept beside the session so any edge can answer for it. */
@@ -62,11 +62,11 @@ export class ResponsesEvents {
     const a = emptyAnswer();
     fold(a, n);
     if (n.type === 'gap') return this.end('failed', [], { code: 'stream_gap', message: a.error!.message });
-    const data = JSON.parse(n.data) as Record<string, any>;
+    const data = JSON.parse(n.data) as NativeData;
     switch (n.type) {
       case 'delta': return this.content_('message', data.text);
       case 'thinking': return this.content_('reasoning', data.text);
-      case 'tool_call': return this.toolCall(data as { index: number; id?: string; name?: string; arguments: string });
+      case 'tool_call': return this.toolCall(data);
       case 'usage': this.usage = a.usage; return [];
       case 'reset': {
         if (!this.content) return [];

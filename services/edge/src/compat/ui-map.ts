@@ -1,5 +1,5 @@
 import type { Usage } from '@relaycast/shared';
-import { CONTENT, RESTARTED, emptyAnswer, fold } from './answer.js';
+import { CONTENT, RESTARTED, emptyAnswer, fold, type NativeData } from './answer.js';
 import type { NativeEvent } from './stream.js';
 
 export type UiChunk = Record<string, unknown> & { type: string };
@@ -27,12 +27,12 @@ export class UiChunks {
     const a = emptyAnswer();
     fold(a, n);
     if (n.type === 'gap') return [...this.close(), { type: 'error', errorText: a.error!.message }];
-    const data = JSON.parse(n.data) as Record<string, any>;
+    const data = JSON.parse(n.data) as NativeData;
     if (CONTENT.has(n.type)) this.content = true;
     switch (n.type) {
       case 'delta': return this.delta('text', data.text);
       case 'thinking': return this.delta('reasoning', data.text);
-      case 'tool_call': return this.tool(data as { index: number; id?: string; name?: string; arguments: string });
+      case 'tool_call': return this.tool(data);
       case 'usage': this.usage = a.usage; return [];
       case 'reset': return this.content ? [...this.close(), { type: 'error', errorText: RESTARTED.message }] : [];
       case 'done': {
