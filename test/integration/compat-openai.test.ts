@@ -38,6 +38,8 @@ describe('chat completions', () => {
     const ids = page.data.map((m) => m.id);
     expect(ids).toEqual(expect.arrayContaining(['mock', 'mock-responses', 'mock-anthropic', 'mock-ollama']));
     for (const m of page.data) expect(m).toMatchObject({ object: 'model', owned_by: expect.any(String), created: expect.any(Number) });
+    expect(await client().models.retrieve('mock-anthropic')).toMatchObject({ id: 'mock-anthropic', object: 'model', owned_by: 'relaycast:anthropic' });
+    await expect(client().models.retrieve('nope')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 
   it('streams chunks (role first, finish_reason, usage chunk) with the native answer text; the id and a header name the session', async () => {
