@@ -41,6 +41,8 @@ export interface KeySpace {
   readonly queueName: string;
   /** Keys of the publish API (issue 20). */
   readonly publish: PublishKeys;
+  /** Keys of the OpenAI-compatible and AI SDK surfaces (services/edge/src/compat). */
+  readonly compat: CompatKeys;
 }
 
 /** Keys of producer-owned sessions beyond the session's own (publish/*.lua). */
@@ -49,6 +51,13 @@ export interface PublishKeys {
   rate(keyId: string): string;
   /** Sorted set: open producer sessions by idle deadline (score: ms), swept by every edge. */
   readonly deadlines: string;
+}
+
+export interface CompatKeys {
+  /** String (JSON): the Responses request fields a retrieved Response repeats; shares the session's `{id}`. */
+  response(sessionId: string): string;
+  /** String: the session of a chat's latest turn, per tenant (AI SDK resume). */
+  chat(tenant: string, chatId: string): string;
 }
 
 export function keySpace(prefix: string): KeySpace {
@@ -72,6 +81,11 @@ export function keySpace(prefix: string): KeySpace {
     publish: {
       rate: (keyId) => `${prefix}:key:{${keyId}}:publish-rate`,
       deadlines: `${prefix}:producers`,
+    },
+    compat: {
+      response: (id) => `${prefix}:s:{${id}}:oai`,
+      // The tenant and chat id are checked by the edge (no braces, colons or spaces), so the tag is theirs alone.
+      chat: (tenant, chatId) => `${prefix}:chat:{${tenant}:${chatId}}`,
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { allowsModel, pingWithin, RateLimiter, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
 import { apiKeyOf, requireApiKey, type EdgeAuth } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
+import { compatRoutes } from './compat/index.js';
 import { cors } from './cors.js';
 import type { Hub } from './hub.js';
 import type { EdgeMetrics } from './metrics.js';
@@ -94,6 +95,8 @@ export function createApp(d: AppDeps): express.Express {
     ['get', '/v1/models', apiKey, modelsHandler(d.cfg.routes, (model, res) => allowsModel(apiKeyOf(res), model))],
   ];
   registerRoutes(app, routes);
+  // OpenAI-compatible (/openai/v1) and AI SDK (/ai-sdk/chat) protocols over sessions (docs/compat.md).
+  app.use(compatRoutes(d));
   // The demo page (web/): after the API, so an API path never reaches the file system lookup's answer.
   app.use(webRoutes(d.cfg.WEB_DIR));
   app.use((_req, res) => sendError(res, 'not_found', 'no such route'));

@@ -5,7 +5,7 @@ const ALLOW_METHODS = 'GET, POST';
 // Last-Event-ID: set by EventSource itself when it reconnects.
 const ALLOW_HEADERS = 'Authorization, Content-Type, Last-Event-ID, X-Request-Id';
 // Headers a page may read from a cross-origin answer (CORS exposes only a few safelisted ones otherwise).
-const EXPOSE_HEADERS = 'Retry-After, X-Request-Id, Location, WWW-Authenticate';
+const EXPOSE_HEADERS = 'Retry-After, X-Request-Id, Location, WWW-Authenticate, X-Relaycast-Session-Id';
 
 /**
  * CORS for an allowlist of exact origins (Fetch standard §3.2). An allowed origin is echoed back (never

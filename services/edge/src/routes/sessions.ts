@@ -18,7 +18,7 @@ export interface SessionsDeps {
   stats: EdgeStats;
 }
 
-const mockSchema = z.strictObject({
+export const mockSchema = z.strictObject({
   intervalMs: z.number().int().min(0).max(60_000).optional(),
   firstTokenMs: z.number().int().min(0).max(600_000).optional(),
   fault: z.string().max(64).optional(),
@@ -118,7 +118,7 @@ export function createSessionHandler(d: SessionsDeps) {
 // A key pressing on its running limit would otherwise cost a read per running session on every refusal.
 const RECONCILE_EVERY_MS = 5_000;
 
-async function admit(d: SessionsDeps, key: ApiKeyEntry, id: string, reconciled: Map<string, number>): Promise<Admission> {
+export async function admit(d: SessionsDeps, key: ApiKeyEntry, id: string, reconciled: Map<string, number>): Promise<Admission> {
   const o = { perMinute: key.sessionsPerMinute ?? d.cfg.SESSIONS_PER_MINUTE_PER_KEY, maxRunning: key.maxRunning ?? d.cfg.MAX_RUNNING_PER_KEY, runningLeaseMs: runningLeaseMs(d.cfg) };
   const first = await d.limiter.admit(key.id, id, o);
   if (first.ok || first.limit !== 'running') return first;

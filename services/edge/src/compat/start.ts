@@ -1,0 +1,68 @@
+import type { Response } from 'express';
+import { allowsModel, newSessionId, type ApiKeyEntry, type GenerateJob } from '@relaycast/shared';
+import { requestId } from '../request-log.js';
+import { admit, type SessionsDeps } from '../routes/sessions.js';
+
+/** A generation as the native API runs it, built from a compatible request. */
+export interface NativeRequest {
+  model?: string | undefined;
+  messages: GenerateJob['messages'];
+  params: GenerateJob['params'];
+  mock?: GenerateJob['mock'] | undefined;
+}
+
+/** Why a request was not started: the status and code the surface answers with. */
+export interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+  param?: string;
+}
+
+export type Started = { ok: true; id: string; model: string; createdAt: number } | ({ ok: false } & Refusal);
+
+// The native API's wait for a running slot (routes/sessions.ts).
+const RUNNING_RETRY_AFTER_S = 2;
+
+/**
+ * Starts a session exactly as `POST /v1/sessions` does (same model checks, limits, job), so every native
+ * URL (events, status, cancel, token) works for it. `afterCreate` runs between the metadata and the job,
+ * for what a surface records beside the session.
+ */
+export async function startSession(d: SessionsDeps, res: Response, key: ApiKeyEntry, r: NativeRequest, reconciled: Map<string, number>, afterCreate?: (id: string) => Promise<unknown>): Promise<Started> {
+  const model = r.model ?? d.cfg.DEFAULT_MODEL;
+  const route = Object.hasOwn(d.cfg.routes, model) ? d.cfg.routes[model] : undefined;
+  if (!route) return { ok: false, status: 404, code: 'model_not_found', message: `The model ${JSON.stringify(model)} does not exist`, param: 'model' };
+  if (!allowsModel(key, model)) return { ok: false, status: 403, code: 'model_forbidden', message: `this API key may not use model ${JSON.stringify(model)}`, param: 'model' };
+  if (r.mock && !route.allowMock) return { ok: false, status: 400, code: 'invalid_request', message: `model ${model} does not accept mock controls`, param: 'mock' };
+  const id = newSessionId();
+  const admitted = await admit(d, key, id, reconciled);
+  if (!admitted.ok) {
+    d.stats.limited[admitted.limit]++;
+    const retryAfter = admitted.limit === 'rate' ? Math.ceil(admitted.retryAfterMs / 1000) : RUNNING_RETRY_AFTER_S;
+    const why = admitted.limit === 'rate' ? 'too many sessions created with this API key in the last minute' : 'too many running sessions for this API key';
+    return { ok: false, status: 429, code: 'rate_limited', message: why, headers: { 'Retry-After': String(retryAfter) } };
+  }
+  const reqId = requestId(res);
+  const job: GenerateJob = {
+    sessionId: id,
+    model,
+    messages: r.messages,
+    params: r.params,
+    ...(r.mock ? { mock: r.mock } : {}),
+    ...(reqId ? { requestId: reqId } : {}),
+    keyId: key.id,
+  };
+  const createdAt = Date.now();
+  try {
+    await d.store.create(id, { model, createdAt, tenant: key.tenant, keyId: key.id });
+    await afterCreate?.(id);
+    await d.queue.add('generate', job, { jobId: id });
+  } catch (err) {
+    await d.limiter.release(key.id, id).catch(() => undefined);
+    throw err;
+  }
+  d.log.info({ sessionId: id, model, surface: 'compat' }, 'session created');
+  return { ok: true, id, model, createdAt };
+}
