@@ -52,7 +52,7 @@ export async function* history(d: AppDeps, id: string): AsyncGenerator<NativeEve
 export function collect(d: AppDeps, req: Parameters<typeof follow>[1], res: Response, id: string, onEvent: (e: NativeEvent) => void, timeoutMs: number): Promise<'terminal' | 'ended' | 'failed' | 'timeout' | { status: number; code: string; message: string; headers?: Record<string, string> }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      sub.closed = true;
+      sub.gone();
       resolve('timeout');
     }, timeoutMs);
     const sub = new ProtocolSubscriber(res, d, false, (e) => onEvent(e), (how) => {

@@ -38,13 +38,14 @@ export class ProtocolSubscriber extends Subscriber {
   private finished = false;
 
   constructor(
-    res: Response,
+    private readonly res: Response,
     d: Pick<AppDeps, 'cfg' | 'onSlow'>,
     private readonly streaming: boolean,
     private readonly onEvent: (e: NativeEvent, sub: ProtocolSubscriber) => void,
     private readonly onFinish: (how: 'terminal' | 'ended' | 'failed') => void,
   ) {
-    super(res, 0, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
+    // Frames go to the socket under the response, whose close-delimited headers startSse() flushed.
+    super(res.socket!, 0, d.cfg.SUBSCRIBER_MAX_QUEUE_BYTES, d.cfg.LIVE_BUFFER_MAX_EVENTS, d.onSlow);
   }
 
   /** Writes bytes of the protocol (a no-op once closed). */
@@ -61,6 +62,15 @@ export class ProtocolSubscriber extends Subscriber {
     this.onEvent(decodeFrame(e.frame), this);
     this.lastSeq = e.seq;
     if (e.terminal) this.finish('terminal');
+  }
+
+  // Replay pages and live batches arrive as joined native frames; the protocol needs them one by one.
+  override deliverRun(entries: readonly LiveEntry[]): void {
+    for (const e of entries) this.deliver(e);
+  }
+
+  override deliverBatch(entries: readonly LiveEntry[]): void {
+    for (const e of entries) this.deliver(e);
   }
 
   /** Heartbeats pass through when streaming; a native frame written directly (stream_lost) goes to the protocol. */
@@ -83,7 +93,7 @@ export class ProtocolSubscriber extends Subscriber {
   override destroy(): void {
     if (this.finished) return;
     this.finished = true;
-    this.closed = true;
+    this.gone();
     this.onFinish('failed');
     if (this.streaming) this.res.destroy();
   }
@@ -93,7 +103,7 @@ export class ProtocolSubscriber extends Subscriber {
     this.finished = true;
     this.onFinish(how);
     if (this.streaming) super.end();
-    else this.closed = true;
+    else this.gone();
   }
 }
 
@@ -132,34 +142,42 @@ export async function follow(d: AppDeps, req: Request, res: Response, id: string
     released = true;
     d.stats.openConnections--;
     slot?.release();
-    sub.closed = true;
+    sub.gone();
     if (topic) d.hub.detach(topic, sub);
   };
   res.once('close', release);
-  let acquired: Awaited<ReturnType<AppDeps['connections']['acquire']>>;
+  let admitted: Awaited<ReturnType<AppDeps['connections']['admit']>>;
   try {
-    acquired = await d.connections.acquire(req.ip, id);
+    // The caller authorized the request against the session's tenant already; the admission script checks
+    // the owner again, so it is given the session's own.
+    const meta = await d.store.meta(id);
+    admitted = await d.connections.admit(req.ip, id, { tenant: meta?.tenant ?? '', cursor: 0, take: true });
   } catch (err) {
     release();
     throw err;
   }
-  if (acquired.ok) slot = acquired;
+  if (admitted.ok) slot = admitted;
   if (released) return void slot?.release();
-  if (!acquired.ok) {
+  if (!admitted.ok) {
     release();
-    d.stats.limited[acquired.limit]++;
-    return { status: 429, code: 'rate_limited', message: acquired.limit === 'ip' ? 'too many streams from this address' : 'too many streams open on this session', headers: { 'Retry-After': '5' } };
+    return refusalOf(d, admitted.why);
   }
   before?.();
   req.next = undefined;
   try {
     topic = await d.hub.attach(id, sub);
     if (released) return void d.hub.detach(topic, sub);
-    const meta = await d.store.meta(id);
-    await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, meta?.seq ?? 0, d.stats);
+    await replayThenGoLive(sub, topic, d.store, d.cfg.REPLAY_PAGE_SIZE, admitted.seq, d.stats);
   } catch (err) {
     requestLog(res, d.log).warn({ err }, 'compatible stream failed during replay; closing');
     sub.destroy();
   }
   return undefined;
+}
+
+function refusalOf(d: AppDeps, why: 'not_found' | 'forbidden' | 'finished' | 'ip' | 'session'): { status: number; code: string; message: string; headers?: Record<string, string> } {
+  if (why === 'not_found' || why === 'finished') return { status: 404, code: 'session_not_found', message: 'no such session (unknown or expired)' };
+  if (why === 'forbidden') return { status: 403, code: 'forbidden', message: 'this session belongs to another tenant' };
+  d.stats.limited[why]++;
+  return { status: 429, code: 'rate_limited', message: why === 'ip' ? 'too many streams from this address' : 'too many streams open on this session', headers: { 'Retry-After': '5' } };
 }
