@@ -18,6 +18,7 @@ class Conn {
   constructor(url, opts) {
     this.ids = [];
     this.deltas = 0;
+    this.warms = 0;
     this.base = 0; // deltas before the last resetSamples (warm-ups), left out of `expect`
     this.ended = false;
     this.error = undefined;
@@ -119,8 +120,10 @@ class Conn {
     if (text.startsWith('id: ', start)) this.ids.push(Number(text.slice(start + 4, text.indexOf('\n', start))));
     const ev = text.indexOf('event: ', start);
     if (ev >= 0 && ev < end && !text.startsWith('delta', ev + 7)) return;
-    this.deltas++;
     const t = text.indexOf('"text":"', start);
+    // Warm-up events ("text":"w...") are counted apart: late ones must not pass for measured deliveries.
+    if (t >= 0 && t < end && text.charCodeAt(t + 8) === 119 /* w */) return void this.warms++;
+    this.deltas++;
     if (t >= 0 && t < end && latencies.length < MAX_SAMPLES) {
       const v = parseFloat(text.slice(t + 8, t + 30));
       if (Number.isFinite(v)) latencies.push(at - v);
@@ -133,11 +136,17 @@ process.on('message', async (m) => {
     latencies = [];
     const started = [];
     let opened = 0;
+    let pending = 0;
+    let wake;
     for (const { url, n } of m.targets ?? [{ url: m.url, n: m.n }]) {
       for (let i = 0; i < n; i++) {
+        // With maxPending, at most that many subscribes await their response at once: the opening pace
+        // follows the server's instead of overflowing its accept queue (SYNs dropped, seconds of retries).
+        while (m.maxPending && pending >= m.maxPending) await new Promise((r) => { wake = r; });
         const c = new Conn(url, m);
         conns.push(c);
-        started.push(c.ready);
+        pending++;
+        started.push(c.ready.then(() => { pending--; wake?.(); wake = undefined; }));
         // Open in small bursts so the accept queue is not flooded.
         if (++opened % 200 === 0) await new Promise((r) => setTimeout(r, 5));
       }
@@ -172,7 +181,7 @@ process.on('message', async (m) => {
     }
     process.send({ cmd: 'resetSamples' });
   } else if (m.cmd === 'progress') {
-    process.send({ cmd: 'progress', complete: conns.filter((c) => c.deltas - c.base >= m.expect).length, closedEarly: conns.filter((c) => c.closedEarly || c.error).length });
+    process.send({ cmd: 'progress', complete: conns.filter((c) => (m.warm ? c.warms : c.deltas - c.base) >= m.expect).length, closedEarly: conns.filter((c) => c.closedEarly || c.error).length });
   } else if (m.cmd === 'close') {
     for (const c of conns) c.req.destroy();
     conns = [];

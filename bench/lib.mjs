@@ -145,15 +145,15 @@ export class Clients {
   get pids() {
     return this.procs.map((p) => p.pid);
   }
-  async progress(expect) {
-    const rs = await Promise.all(this.procs.map((p) => (p.send({ cmd: 'progress', expect }), once(p, 'progress'))));
+  async progress(expect, opts = {}) {
+    const rs = await Promise.all(this.procs.map((p) => (p.send({ cmd: 'progress', expect, ...opts }), once(p, 'progress'))));
     return { complete: rs.reduce((a, r) => a + r.complete, 0), closedEarly: rs.reduce((a, r) => a + r.closedEarly, 0) };
   }
   /** Waits until `total` connections each hold `expect` deltas (or they closed, or time ran out). */
-  async waitComplete(total, expect, timeoutMs) {
+  async waitComplete(total, expect, timeoutMs, opts = {}) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const p = await this.progress(expect);
+      const p = await this.progress(expect, opts);
       if (p.complete + p.closedEarly >= total) return { ...p, timedOut: false, at: now() };
       if (Date.now() > deadline) return { ...p, timedOut: true, at: now() };
       await sleep(20);
@@ -166,11 +166,11 @@ export class Clients {
       deltas: rs.reduce((a, r) => a + r.deltas, 0),
       deltasSinceReset: rs.reduce((a, r) => a + r.deltasSinceReset, 0),
       closedEarly: rs.reduce((a, r) => a + r.closedEarly, 0),
-      errors: Object.assign({}, ...rs.map((r) => r.errors)),
+      errors: sumCounts(rs.map((r) => r.errors)),
       nonContiguous: rs.reduce((a, r) => a + r.nonContiguous, 0),
       duplicated: opts.expect ? rs.reduce((a, r) => a + r.duplicated, 0) : undefined,
       lost: opts.expect ? rs.reduce((a, r) => a + r.lost, 0) : undefined,
-      statuses: rs.reduce((a, r) => { for (const [k, v] of Object.entries(r.statuses)) a[k] = (a[k] ?? 0) + v; return a; }, {}),
+      statuses: sumCounts(rs.map((r) => r.statuses)),
       complete: opts.expect ? rs.reduce((a, r) => a + r.complete, 0) : undefined,
       lastIds: opts.withLastIds ? rs.flatMap((r) => r.lastIds) : undefined,
       latencies: opts.withLatencies ? rs.flatMap((r) => r.latencies) : undefined,
@@ -182,6 +182,12 @@ export class Clients {
   kill() {
     for (const p of this.procs) p.kill('SIGKILL');
   }
+}
+
+function sumCounts(maps) {
+  const out = {};
+  for (const m of maps) for (const [k, v] of Object.entries(m ?? {})) out[k] = (out[k] ?? 0) + v;
+  return out;
 }
 
 export function percentiles(xs) {

@@ -28,11 +28,11 @@ export async function scale(ctx, { sessions, perSession, edges, procs, seconds }
     });
     const total = sessions * perSession;
     const t0 = now();
-    await Promise.all(targets.map((t, p) => clients.openOn(p, null, 0, { targets: t, raw: true, localAddress: `127.0.0.${2 + p}` })));
+    await Promise.all(targets.map((t, p) => clients.openOn(p, null, 0, { targets: t, raw: true, maxPending: 256, localAddress: `127.0.0.${2 + p}` })));
     const openMs = Math.round(now() - t0);
     const opened = await clients.report();
     const accepted = opened.statuses['200'] ?? 0;
-    console.error(`    scale: ${accepted}/${total} accepted in ${openMs} ms ${JSON.stringify(opened.statuses)}`);
+    console.error(`    scale: ${accepted}/${total} accepted in ${openMs} ms ${JSON.stringify(opened.statuses)} ${JSON.stringify(opened.errors)}`);
     await Promise.all(ss.map((s) => s.publish()));
     const warm = await clients.waitComplete(total, 1, 120_000);
     await clients.resetSamples();
@@ -62,7 +62,7 @@ export async function scale(ctx, { sessions, perSession, edges, procs, seconds }
     const lat = percentiles(rep.latencies);
     return {
       sessions, perSession, edges, clientProcs: procs, eventsPerSessionPerSec: 1, seconds,
-      subscribers: total, accepted, refused: total - accepted, statuses: JSON.stringify(rep.statuses), openMs,
+      subscribers: total, accepted, refused: total - accepted, statuses: JSON.stringify(rep.statuses), errors: JSON.stringify(rep.errors), openMs,
       warmComplete: warm.complete,
       expectedDeliveries: accepted * expect, delivered: rep.deltasSinceReset, lost: rep.lost, duplicated: rep.duplicated,
       complete: `${rep.complete}/${accepted}`,
