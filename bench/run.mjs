@@ -30,9 +30,14 @@ const setup = {
   mode: quick ? 'quick' : 'full',
   clients: '2 load-generator processes over loopback HTTP (the scale scenario: several, raw sockets, one source address each)',
 };
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const out = `${root}bench/results/${stamp}${quick ? '-quick' : ''}.json`;
+mkdirSync(`${root}bench/results`, { recursive: true });
 const record = (scenario, row) => {
   results.push({ scenario, ...row });
   console.error(`  ${scenario}: ${JSON.stringify(row)}`);
+  // Written after every row, so a run cut short (or a scenario that hangs) still leaves what it measured.
+  writeFileSync(out, JSON.stringify({ setup, partial: true, results }, null, 2));
 };
 
 process.on('SIGINT', () => void killAll().then(() => process.exit(130)));
@@ -521,9 +526,6 @@ try {
   await killAll();
 }
 
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-mkdirSync(`${root}bench/results`, { recursive: true });
-const out = `${root}bench/results/${stamp}${quick ? '-quick' : ''}.json`;
 const goalRows = goals(results).filter((g) => !only || g.value !== undefined);
 writeFileSync(out, JSON.stringify({ setup, goals: goalRows, results }, null, 2));
 console.log(renderMarkdown(setup, results, goalRows));
