@@ -471,6 +471,15 @@ async function coalesce(windowMs) {
 }
 
 const run = (name) => !only || only.includes(name);
+// A comparison server that dies (resumable-stream did, under load: "Timeout waiting for ack") costs its row,
+// not the run.
+async function guarded(fn, row) {
+  try {
+    return await fn();
+  } catch (e) {
+    return { ...row, error: String(e?.message ?? e) };
+  }
+}
 const ctx = { edge, redis, redisPid, relaySession, env: { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix } };
 // --scale=1000,100,5,8,30: sessions, subscribers per session, edges, client processes, seconds of publishing.
 const scaleArg = arg('scale')?.map(Number);
@@ -491,8 +500,8 @@ try {
           // A quick run keeps 5,000 subscribers for the ratio to the bound only: the peers take minutes there.
           if (subs > 1000 && quick && (system === 'pushpin' || system === 'nchan')) continue;
           // Once more if no subscriber came live: seen twice in a loaded full run, not reproduced alone.
-          let row = await fanout(system, subs, mode);
-          if (row.error) row = { ...(await fanout(system, subs, mode)), firstAttempt: row.error };
+          let row = await guarded(() => fanout(system, subs, mode), { system, subs, mode });
+          if (row.error) row = { ...(await guarded(() => fanout(system, subs, mode), { system, subs, mode })), firstAttempt: row.error };
           record('fanout', row);
         }
       }
