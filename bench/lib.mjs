@@ -35,6 +35,9 @@ export async function waitForPort(port, timeoutMs = 20_000) {
 
 export function track(child) {
   children.add(child);
+  // A send to a child that died is an 'error' event; unheard, it would end the whole run. The caller's own
+  // wait for that child's answer fails instead.
+  child.on('error', (e) => console.error(`    child ${child.pid}: ${e.message}`));
   child.on('exit', () => children.delete(child));
   return child;
 }
