@@ -80,7 +80,12 @@ class Conn {
         }
         if (rest) this.feed(chunked ? unchunk(rest) : rest);
       });
-      sock.on('end', () => { this.ended = true; });
+      // Closed before any response: an edge out of file descriptors accepts and closes at once (libuv's EMFILE
+      // fallback). Counted as an error, or the stream would wait forever for events.
+      sock.on('end', () => {
+        this.ended = true;
+        if (!this.status) this.error = 'closed before a response';
+      });
       sock.on('error', (e) => { this.error = e.message; resolve(); });
       sock.on('close', () => { if (!this.ended) this.closedEarly = true; resolve(); });
     });
