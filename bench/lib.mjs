@@ -35,6 +35,9 @@ export async function waitForPort(port, timeoutMs = 20_000) {
 
 export function track(child) {
   children.add(child);
+  // A send to a child that died is an 'error' event; unheard, it would end the whole run. The caller's own
+  // wait for that child's answer fails instead.
+  child.on('error', (e) => console.error(`    child ${child.pid}: ${e.message}`));
   child.on('exit', () => children.delete(child));
   return child;
 }
@@ -97,11 +100,30 @@ export function procStats(pid) {
   return { cpu: ticks / 100, rss: rssKb * 1024 };
 }
 
-/** Samples a process's RSS until stopped; returns the peak. */
+/** CPU seconds of several processes together (one that has exited counts nothing). */
+export function cpuOf(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try { total += procStats(pid).cpu; } catch { /* exited */ }
+  }
+  return total;
+}
+
+/** RSS bytes of several processes together. */
+export function rssOf(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try { total += procStats(pid).rss; } catch { /* exited */ }
+  }
+  return total;
+}
+
+/** Samples the RSS of one process (or several, summed) until stopped; returns the peak. */
 export function sampleRss(pid, everyMs = 50) {
-  let peak = procStats(pid).rss;
-  const t = setInterval(() => { peak = Math.max(peak, procStats(pid).rss); }, everyMs);
-  return () => { clearInterval(t); return Math.max(peak, procStats(pid).rss); };
+  const pids = [pid].flat();
+  let peak = rssOf(pids);
+  const t = setInterval(() => { peak = Math.max(peak, rssOf(pids)); }, everyMs);
+  return () => { clearInterval(t); return Math.max(peak, rssOf(pids)); };
 }
 
 /** Load generators: `count` client processes sharing the connections. */
@@ -113,15 +135,28 @@ export class Clients {
     const per = this.procs.map((_, i) => Math.floor(n / this.procs.length) + (i < n % this.procs.length ? 1 : 0));
     await Promise.all(this.procs.map((p, i) => (per[i] ? (p.send({ cmd: 'open', url, n: per[i], ...opts }), once(p, 'opened')) : undefined)));
   }
-  async progress(expect) {
-    const rs = await Promise.all(this.procs.map((p) => (p.send({ cmd: 'progress', expect }), once(p, 'progress'))));
+  /** Opens `n` connections from process `i` alone (the scale scenario gives each process its own source address). */
+  async openOn(i, url, n, opts = {}) {
+    const p = this.procs[i];
+    p.send({ cmd: 'open', url, n, ...opts });
+    return once(p, 'opened');
+  }
+  /** Each process drops the latency samples it holds, so warm-up samples go before the arrays are joined. */
+  async resetSamples() {
+    await Promise.all(this.procs.map((p) => (p.send({ cmd: 'resetSamples' }), once(p, 'resetSamples'))));
+  }
+  get pids() {
+    return this.procs.map((p) => p.pid);
+  }
+  async progress(expect, opts = {}) {
+    const rs = await Promise.all(this.procs.map((p) => (p.send({ cmd: 'progress', expect, ...opts }), once(p, 'progress'))));
     return { complete: rs.reduce((a, r) => a + r.complete, 0), closedEarly: rs.reduce((a, r) => a + r.closedEarly, 0) };
   }
   /** Waits until `total` connections each hold `expect` deltas (or they closed, or time ran out). */
-  async waitComplete(total, expect, timeoutMs) {
+  async waitComplete(total, expect, timeoutMs, opts = {}) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const p = await this.progress(expect);
+      const p = await this.progress(expect, opts);
       if (p.complete + p.closedEarly >= total) return { ...p, timedOut: false, at: now() };
       if (Date.now() > deadline) return { ...p, timedOut: true, at: now() };
       await sleep(20);
@@ -132,9 +167,13 @@ export class Clients {
     return {
       conns: rs.reduce((a, r) => a + r.conns, 0),
       deltas: rs.reduce((a, r) => a + r.deltas, 0),
+      deltasSinceReset: rs.reduce((a, r) => a + r.deltasSinceReset, 0),
       closedEarly: rs.reduce((a, r) => a + r.closedEarly, 0),
-      errors: Object.assign({}, ...rs.map((r) => r.errors)),
+      errors: sumCounts(rs.map((r) => r.errors)),
       nonContiguous: rs.reduce((a, r) => a + r.nonContiguous, 0),
+      duplicated: opts.expect ? rs.reduce((a, r) => a + r.duplicated, 0) : undefined,
+      lost: opts.expect ? rs.reduce((a, r) => a + r.lost, 0) : undefined,
+      statuses: sumCounts(rs.map((r) => r.statuses)),
       complete: opts.expect ? rs.reduce((a, r) => a + r.complete, 0) : undefined,
       lastIds: opts.withLastIds ? rs.flatMap((r) => r.lastIds) : undefined,
       latencies: opts.withLatencies ? rs.flatMap((r) => r.latencies) : undefined,
@@ -146,6 +185,12 @@ export class Clients {
   kill() {
     for (const p of this.procs) p.kill('SIGKILL');
   }
+}
+
+function sumCounts(maps) {
+  const out = {};
+  for (const m of maps) for (const [k, v] of Object.entries(m ?? {})) out[k] = (out[k] ?? 0) + v;
+  return out;
 }
 
 export function percentiles(xs) {
