@@ -22,6 +22,7 @@ export const ERRORS = {
   too_many_messages: { status: 413, retryable: false, meaning: 'more messages than a session accepts' },
   message_too_large: { status: 413, retryable: false, meaning: 'one message is longer than a session accepts' },
   unsupported_encoding: { status: 415, retryable: false, meaning: 'the body\'s charset or Content-Encoding is not accepted' },
+  headers_too_large: { status: 431, retryable: false, meaning: 'the request headers exceed the parser\'s limit' },
   rate_limited: { status: 429, retryable: true, meaning: 'a per-key, per-address or per-session limit; see Retry-After' },
   // The publish API (docs/publishing.md)
   invalid_event: { status: 400, retryable: false, meaning: 'a published event is unknown or malformed (the message names it)' },

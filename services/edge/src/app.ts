@@ -50,17 +50,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(requestContext(d.log));
   app.use(d.metrics.httpCounter);
   app.use(cors(d.cfg.corsOrigins));
-  app.get('/metrics', async (_req, res) => {
-    res.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
-  });
-  app.get('/healthz', (_req, res) => {
-    res.json({ ok: true });
-  });
-  app.get('/readyz', async (_req, res) => {
-    if (d.state.draining) return sendError(res, 'draining', 'this edge is shutting down');
-    if (await pingWithin(d.redis, 1_000)) res.json({ ok: true });
-    else sendError(res, 'not_ready', 'redis unreachable');
-  });
+  probes(app, d);
 
   // A draining edge takes no new work: load balancers move traffic away on the failing /readyz, and any
   // request that still arrives is told to retry elsewhere.
@@ -72,16 +62,43 @@ export function createApp(d: AppDeps): express.Express {
   // Every API request gets an answer within REQUEST_TIMEOUT_MS: while Redis is unreachable its commands wait
   // in the client's queue (they must not fail during a short restart), so the deadline is kept here.
   app.use('/v1', deadline(d.cfg.REQUEST_TIMEOUT_MS));
+  registerRoutes(app, apiRoutes(d));
+  // OpenAI-compatible (/openai/v1) and AI SDK (/ai-sdk/chat) protocols over sessions (docs/compat.md).
+  app.use(compatRoutes(d));
+  // The demo page (web/): after the API, so an API path never reaches the file system lookup's answer.
+  app.use(webRoutes(d.cfg.WEB_DIR));
+  app.use((_req, res) => sendError(res, 'not_found', 'no such route'));
+  app.use(errorHandler(d));
+  return app;
+}
 
+/** Metrics, liveness and readiness: answered while draining too (readiness then fails). */
+function probes(app: express.Express, d: AppDeps): void {
+  app.get('/metrics', async (_req, res) => {
+    res.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (d.state.draining) return sendError(res, 'draining', 'this edge is shutting down');
+    if (await pingWithin(d.redis, 1_000)) res.json({ ok: true });
+    else sendError(res, 'not_ready', 'redis unreachable');
+  });
+}
+
+/**
+ * The native API, one table: each route's registration and, for its path, the 405 with `Allow` for every
+ * other method. The key is checked before the body is read: an anonymous caller cannot make the edge parse
+ * 256 KiB. Events, cancel and status authenticate inside: they accept a session's token as well as a key.
+ */
+function apiRoutes(d: AppDeps): Route[] {
   const json = express.json({ limit: d.cfg.MAX_BODY_BYTES, type: ['application/json', 'application/*+json'] });
   const apiKey = requireApiKey(d.auth);
-  // One table: each route's registration and, for its path, the 405 with `Allow` for every other method.
-  // The key is checked before the body is read: an anonymous caller cannot make the edge parse 256 KiB.
   // Publish API (docs/publishing.md): producer sessions are created and cancelled by its handlers, which
   // pass every other request on to the model sessions' handlers.
   const publish = publishRoutes(d, json);
-  // Events, cancel and status authenticate inside: they accept a session's token as well as an API key.
-  const routes: Route[] = [
+  return [
     ['post', '/v1/sessions', apiKey, json, publish.create, createSessionHandler(d)],
     ['post', '/v1/sessions/:id/token', apiKey, mintTokenHandler(d)],
     // GET and HEAD are answered before Express (routes/events.ts, edge.ts); only a request that route
@@ -94,14 +111,10 @@ export function createApp(d: AppDeps): express.Express {
     // Only the models the caller's key may use.
     ['get', '/v1/models', apiKey, modelsHandler(d.cfg.routes, (model, res) => allowsModel(apiKeyOf(res), model))],
   ];
-  registerRoutes(app, routes);
-  // OpenAI-compatible (/openai/v1) and AI SDK (/ai-sdk/chat) protocols over sessions (docs/compat.md).
-  app.use(compatRoutes(d));
-  // The demo page (web/): after the API, so an API path never reaches the file system lookup's answer.
-  app.use(webRoutes(d.cfg.WEB_DIR));
-  app.use((_req, res) => sendError(res, 'not_found', 'no such route'));
+}
 
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+function errorHandler(d: AppDeps) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     // The deadline answered already; the handler that finished late has nothing left to say.
     if (timedOut(res)) return;
     const e = err as { type?: string; status?: number; message?: string };
@@ -111,7 +124,5 @@ export function createApp(d: AppDeps): express.Express {
     if (e.status && e.status >= 400 && e.status < 500) return sendError(res, 'bad_request', e.message ?? 'bad request');
     requestLog(res, d.log).error({ err, path: req.path }, 'unhandled error');
     sendError(res, 'internal', 'internal error');
-  });
-  return app;
+  };
 }
-

@@ -53,21 +53,7 @@ export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => bo
       this.set({ state: 'replaying' }, replaying);
     },
   });
-  // Leak detectors: after load they return to their idle values (sockets and timers of a quiet edge).
-  new Gauge({
-    name: 'relaycast_edge_active_resources',
-    help: 'Handles keeping the event loop alive (process.getActiveResourcesInfo), by type',
-    labelNames: ['type'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const counts = new Map<string, number>();
-      for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
-      for (const [type, n] of counts) this.set({ type }, n);
-    },
-  });
-  new Gauge({ name: 'relaycast_edge_event_listeners', help: 'Listeners on the edge\'s long-lived emitters (HTTP server, Redis connections)', registers: [registry], collect() { this.set(listeners()); } });
-  new Gauge({ name: 'relaycast_edge_draining', help: '1 while the edge drains before exit', registers: [registry], collect() { this.set(draining() ? 1 : 0); } });
+  processGauges(registry, listeners, draining);
   counterFrom(registry, 'relaycast_edge_events_delivered_total', 'Events written to subscribers (live and replay)', () => stats.eventsDelivered);
   counterFrom(registry, 'relaycast_edge_bytes_delivered_total', 'SSE bytes written to subscribers', () => stats.bytesDelivered);
   counterFrom(registry, 'relaycast_edge_events_replayed_total', 'Events replayed from history', () => stats.eventsReplayed);
@@ -75,22 +61,7 @@ export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => bo
   counterFrom(registry, 'relaycast_edge_gaps_total', 'Gap events sent (entries trimmed or lost)', () => stats.gaps);
   counterFrom(registry, 'relaycast_edge_slow_consumer_disconnects_total', 'Subscribers disconnected for passing their byte bound', () => stats.slowDisconnects);
   counterFrom(registry, 'relaycast_edge_token_expiries_total', 'Streams ended because their subscribe token expired', () => stats.tokenExpiries);
-  new Gauge({ name: 'relaycast_edge_sockets', help: 'Client TCP sockets open on this edge (streams, API calls, health checks, idle)', registers: [registry], collect() { this.set(stats.sockets.open); } });
-  new Gauge({ name: 'relaycast_edge_sockets_max', help: 'Client sockets this edge holds at most (its open-file limit less a reserve)', registers: [registry], collect() { this.set(stats.maxSockets); } });
-  counterFrom(registry, 'relaycast_edge_headers_timeouts_total', 'Connections closed for not sending complete request headers within HEADERS_TIMEOUT_MS', () => stats.sockets.headersTimeouts);
-  let shed = { evicted: 0, refused: 0 };
-  new Counter({
-    name: 'relaycast_edge_sockets_shed_total',
-    help: 'Connections closed at the socket cap: evicted (the oldest still without request headers) or refused (none was)',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      const { evicted, refused } = stats.sockets;
-      this.inc({ reason: 'evicted' }, Math.max(0, evicted - shed.evicted));
-      this.inc({ reason: 'refused' }, Math.max(0, refused - shed.refused));
-      shed = { evicted, refused };
-    },
-  });
+  socketMetrics(registry, stats);
   let reportedLimited = { ...stats.limited };
   new Counter({
     name: 'relaycast_edge_limited_total',
@@ -117,4 +88,42 @@ export function createEdgeMetrics(stats: EdgeStats, hub: Hub, draining: () => bo
       next();
     },
   };
+}
+
+/** Leak detectors and the drain flag: after load they return to their idle values (sockets and timers of a quiet edge). */
+function processGauges(registry: Registry, listeners: () => number, draining: () => boolean): void {
+  new Gauge({
+    name: 'relaycast_edge_active_resources',
+    help: 'Handles keeping the event loop alive (process.getActiveResourcesInfo), by type',
+    labelNames: ['type'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
+      for (const [type, n] of counts) this.set({ type }, n);
+    },
+  });
+  new Gauge({ name: 'relaycast_edge_event_listeners', help: 'Listeners on the edge\'s long-lived emitters (HTTP server, Redis connections)', registers: [registry], collect() { this.set(listeners()); } });
+  new Gauge({ name: 'relaycast_edge_draining', help: '1 while the edge drains before exit', registers: [registry], collect() { this.set(draining() ? 1 : 0); } });
+}
+
+/** Client sockets (issue 17: silent sockets): open, the cap, headers timeouts and sockets shed at the cap. */
+function socketMetrics(registry: Registry, stats: EdgeStats): void {
+  new Gauge({ name: 'relaycast_edge_sockets', help: 'Client TCP sockets open on this edge (streams, API calls, health checks, idle)', registers: [registry], collect() { this.set(stats.sockets.open); } });
+  new Gauge({ name: 'relaycast_edge_sockets_max', help: 'Client sockets this edge holds at most (its open-file limit less a reserve)', registers: [registry], collect() { this.set(stats.maxSockets); } });
+  counterFrom(registry, 'relaycast_edge_headers_timeouts_total', 'Connections closed for not sending complete request headers within HEADERS_TIMEOUT_MS', () => stats.sockets.headersTimeouts);
+  let shed = { evicted: 0, refused: 0 };
+  new Counter({
+    name: 'relaycast_edge_sockets_shed_total',
+    help: 'Connections closed at the socket cap: evicted (the oldest still without request headers) or refused (none was)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const { evicted, refused } = stats.sockets;
+      this.inc({ reason: 'evicted' }, Math.max(0, evicted - shed.evicted));
+      this.inc({ reason: 'refused' }, Math.max(0, refused - shed.refused));
+      shed = { evicted, refused };
+    },
+  });
 }
