@@ -29,7 +29,10 @@ class Conn {
     this.slowBytesPerSec = opts.slowBytesPerSec;
     const headers = { accept: 'text/event-stream' };
     if (opts.lastEventId !== undefined) headers['last-event-id'] = String(opts.lastEventId);
-    if (opts.raw) return this.openRaw(url, headers, opts.localAddress);
+    if (opts.raw) {
+      this.openRaw(url, headers, opts.localAddress);
+      return;
+    }
     this.ready = new Promise((r) => { this.readyResolve = r; });
     this.req = http.get(url, { agent, headers, localAddress: opts.localAddress }, (res) => {
       this.readyResolve();
