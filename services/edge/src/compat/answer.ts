@@ -1,4 +1,4 @@
-import { parseEvent, type Usage } from '@relaycast/shared';
+import { CONTENT_TYPES, parseEvent, type Usage } from '@relaycast/shared';
 import type { NativeEvent } from './stream.js';
 
 /** A session's answer so far, folded from its native events (what every non-streaming answer reports). */
@@ -44,7 +44,7 @@ export function fold(a: Answer, n: NativeEvent): void {
 }
 
 /** Content events: after one of them a `reset` cannot be expressed by a protocol that only appends. */
-export const CONTENT = new Set(['delta', 'thinking', 'tool_call']);
+export const CONTENT: ReadonlySet<string> = CONTENT_TYPES;
 
 /** A session id inside a compatible id (`chatcmpl-<id>`, `resp_<id>`, `msg_<id>`). */
 export const SESSION_HEADER = 'X-Relaycast-Session-Id';
