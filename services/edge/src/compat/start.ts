@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import { allowsModel, newSessionId, type ApiKeyEntry, type GenerateJob } from '@relaycast/shared';
 import { requestId } from '../request-log.js';
-import { admit, type SessionsDeps } from '../routes/sessions.js';
+import { admissionRefusal, admit, type SessionsDeps } from '../routes/sessions.js';
 
 /** A generation as the native API runs it, built from a compatible request. */
 export interface NativeRequest {
@@ -22,9 +22,6 @@ export interface Refusal {
 
 export type Started = { ok: true; id: string; model: string; createdAt: number } | ({ ok: false } & Refusal);
 
-// The native API's wait for a running slot (routes/sessions.ts).
-const RUNNING_RETRY_AFTER_S = 2;
-
 /**
  * Starts a session exactly as `POST /v1/sessions` does (same model checks, limits, job), so every native
  * URL (events, status, cancel, token) works for it. `afterCreate` runs between the metadata and the job,
@@ -38,12 +35,7 @@ export async function startSession(d: SessionsDeps, res: Response, key: ApiKeyEn
   if (r.mock && !route.allowMock) return { ok: false, status: 400, code: 'invalid_request', message: `model ${model} does not accept mock controls`, param: 'mock' };
   const id = newSessionId();
   const admitted = await admit(d, key, id, reconciled);
-  if (!admitted.ok) {
-    d.stats.limited[admitted.limit]++;
-    const retryAfter = admitted.limit === 'rate' ? Math.ceil(admitted.retryAfterMs / 1000) : RUNNING_RETRY_AFTER_S;
-    const why = admitted.limit === 'rate' ? 'too many sessions created with this API key in the last minute' : 'too many running sessions for this API key';
-    return { ok: false, status: 429, code: 'rate_limited', message: why, headers: { 'Retry-After': String(retryAfter) } };
-  }
+  if (!admitted.ok) return { ok: false, status: 429, code: 'rate_limited', ...admissionRefusal(d, admitted) };
   const reqId = requestId(res);
   const job: GenerateJob = {
     sessionId: id,

@@ -56,6 +56,14 @@ function tooLarge(issue: z.core.$ZodIssue): 'too_many_messages' | 'message_too_l
 // A running slot frees when any of the key's generations ends, usually within seconds.
 const RUNNING_RETRY_AFTER_S = 2;
 
+/** Why a key's new session was refused (counted), as every surface that starts sessions answers it: 429. */
+export function admissionRefusal(d: Pick<SessionsDeps, 'stats'>, refused: Extract<Admission, { ok: false }>): { message: string; headers: Record<string, string> } {
+  d.stats.limited[refused.limit]++;
+  const retryAfter = refused.limit === 'rate' ? Math.ceil(refused.retryAfterMs / 1000) : RUNNING_RETRY_AFTER_S;
+  const message = refused.limit === 'rate' ? 'too many sessions created with this API key in the last minute' : 'too many running sessions for this API key';
+  return { message, headers: { 'Retry-After': String(retryAfter) } };
+}
+
 export const links = (id: string, token?: string) => ({
   eventsUrl: `/v1/sessions/${id}/events${token ? `?token=${encodeURIComponent(token)}` : ''}`,
   cancelUrl: `/v1/sessions/${id}/cancel`,
@@ -85,10 +93,8 @@ export function createSessionHandler(d: SessionsDeps) {
     const id = newSessionId();
     const admitted = await admit(d, key, id, reconciled);
     if (!admitted.ok) {
-      d.stats.limited[admitted.limit]++;
-      const retryAfter = admitted.limit === 'rate' ? Math.ceil(admitted.retryAfterMs / 1000) : RUNNING_RETRY_AFTER_S;
-      const why = admitted.limit === 'rate' ? 'too many sessions created with this API key in the last minute' : 'too many running sessions for this API key';
-      return sendError(res, 'rate_limited', why, { 'Retry-After': String(retryAfter) });
+      const refused = admissionRefusal(d, admitted);
+      return sendError(res, 'rate_limited', refused.message, refused.headers);
     }
     const log = bindSession(res, d.log, id);
     const reqId = requestId(res);
