@@ -14,12 +14,7 @@ export class UpstreamError extends Error {
   }
 }
 
-/** Aborts a generation because a client asked to cancel it. */
-export class CancelRequested extends Error {
-  override name = 'CancelRequested';
-}
-
-/** Aborts a generation because this worker is shutting down: the job goes back to the queue. */
+/** Thrown to BullMQ when this worker hands a generation back: the job goes back to the queue. */
 export class HandBack extends Error {
   override name = 'HandBack';
 }
@@ -30,33 +25,4 @@ export class HandBack extends Error {
  */
 export class LockLost extends HandBack {
   override name = 'LockLost';
-}
-
-/** Aborts a generation that ran past GENERATION_TIMEOUT_MS. */
-export class GenerationTimeout extends Error {
-  override name = 'GenerationTimeout';
-}
-
-/** Aborts a generation because its appends failed for good; `cause` is the store's error. */
-export class AppendFailed extends Error {
-  override name = 'AppendFailed';
-  constructor(override readonly cause: unknown) {
-    super('append failed', { cause });
-  }
-}
-
-/** Ends a generation early because a processor said so (stop sequence, output cap): a clean `done`. */
-export class FinishEarly extends Error {
-  override name = 'FinishEarly';
-  constructor(readonly finishReason: string) {
-    super(`finished by a processor (${finishReason})`);
-  }
-}
-
-/** Aborts a generation because a processor threw: a bug in it, not the upstream's fault. */
-export class ProcessorFailed extends Error {
-  override name = 'ProcessorFailed';
-  constructor(readonly processor: string, override readonly cause: unknown) {
-    super(`processor ${processor} failed`, { cause });
-  }
 }

@@ -1,11 +1,14 @@
-import { CONTENT_TYPES, errorEvent, FencedError, SessionEndedError, SessionMissingError, type Config, type EventOf, type GenerateJob, type Logger, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
+import { errorEvent, FencedError, SessionEndedError, SessionMissingError, type Config, type GenerateJob, type RelaycastEvent, type Logger, type SessionStore } from '@relaycast/shared';
 import { Appender } from './appender.js';
 import type { Control } from './control.js';
-import { AppendFailed, CancelRequested, FinishEarly, GenerationTimeout, HandBack, LockLost, ProcessorFailed, UpstreamError } from './errors.js';
+import { ending, Stopper, type Ending, type Finished } from './ending.js';
+import { HandBack, LockLost } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
-import type { PipelineFactory, StreamEvent } from './processors/index.js';
+import { OutputMeter } from './output.js';
+import type { PipelineFactory } from './processors/index.js';
+import { pipeline } from './processors/stream.js';
 import { estimateTokens } from './providers/estimate.js';
-import { streamUpstream, type Dispatchers } from './upstream.js';
+import { upstream, type Dispatchers } from './upstream.js';
 
 export interface GenerateDeps {
   cfg: Config;
@@ -20,15 +23,27 @@ export interface GenerateDeps {
   shutdown: AbortSignal;
 }
 
+type Outcome = 'ended' | 'skipped' | 'fenced';
+
+/** One running attempt: what its helpers share. */
+interface Run {
+  job: GenerateJob;
+  d: GenerateDeps;
+  log: Logger;
+  appender: Appender;
+  /** performance.now() when the attempt began. */
+  started: number;
+}
+
 /**
  * Runs one attempt of one session: take ownership, stream the upstream into the session's stream, and
  * end with exactly one terminal event whatever happens. Redis failures that outlast the append retries
  * are thrown, so BullMQ retries the job (the next attempt appends a `reset`).
  */
-export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ended' | 'skipped' | 'fenced'> {
+export async function generate(job: GenerateJob, d: GenerateDeps): Promise<Outcome> {
   const { sessionId } = job;
   const log = d.log.child(job.requestId ? { sessionId, reqId: job.requestId } : { sessionId });
-  let began;
+  let began: Awaited<ReturnType<SessionStore['begin']>>;
   try {
     began = await d.store.begin(sessionId);
   } catch (e) {
@@ -41,127 +56,99 @@ export async function generate(job: GenerateJob, d: GenerateDeps): Promise<'ende
     latency: (s) => m.appendLatency.observe(s),
     retry: () => m.retries.inc({ kind: 'append' }),
   });
-  const started = performance.now();
+  const run: Run = { job, d, log, appender, started: performance.now() };
   m.active.inc();
   try {
     if (began.attempt > 1) {
       m.resets.inc();
       appender.push({ type: 'reset', reason: 'retry', attempt: began.attempt });
     }
-    if (began.cancelRequested) {
-      await appender.finish({ type: 'cancelled', reason: 'client_request' });
-      return 'ended';
-    }
-    const pipelines = d.pipelines.get(job.model);
-    if (!d.cfg.routes[job.model] || !pipelines) {
-      await appender.finish(errorEvent('unknown_model', `no route for model ${job.model}`, false));
-      return 'ended';
-    }
-
-    const ac = new AbortController();
-    const deadline = setTimeout(() => ac.abort(new GenerationTimeout('generation timed out')), d.cfg.GENERATION_TIMEOUT_MS);
-    const handBack = () => ac.abort(d.shutdown.reason instanceof LockLost ? d.shutdown.reason : new HandBack('worker shutting down'));
-    if (d.shutdown.aborted) handBack();
-    d.shutdown.addEventListener('abort', handBack);
-    const push = (e: RelaycastEvent) => {
-      try {
-        appender.push(e);
-      } catch (err) {
-        ac.abort(new AppendFailed(err));
-      }
-    };
-    // Between the decoder and the appender: the route's processors (coalescing last).
-    const pipeline = pipelines.create({
-      emit: push,
-      finish: (reason) => ac.abort(new FinishEarly(reason)),
-      fail: (processor, err) => ac.abort(new ProcessorFailed(processor, err)),
-    });
-    let firstToken = 0;
-    let outputTokens = 0;
-    let outputChars = 0;
-    let upstreamDone: EventOf<'done'> | undefined;
-    let failure: unknown;
-    let unwatch: (() => void) | undefined;
-    try {
-      unwatch = await d.control.watch(sessionId, () => ac.abort(new CancelRequested('cancelled')));
-      // The flag may have been set between begin and the subscription becoming active.
-      const meta = await d.store.meta(sessionId);
-      if (meta?.cancelRequested) ac.abort(new CancelRequested('cancelled'));
-      upstreamDone = await streamUpstream(job.model, job, {
-        cfg: d.cfg,
-        dispatchers: d.dispatchers,
-        signal: ac.signal,
-        onRetry: () => m.retries.inc({ kind: 'upstream' }),
-        onFallback: (e, from, to) => {
-          m.retries.inc({ kind: 'fallback' });
-          log.info({ from, to, code: e.code, err: e.message }, 'route failed before any content; falling back');
-        },
-        emit: (e) => {
-          if (CONTENT_TYPES.has(e.type)) {
-            if (!firstToken) {
-              firstToken = performance.now();
-              m.ttft.observe((firstToken - started) / 1000);
-            }
-            outputChars += e.type === 'tool_call' ? e.arguments.length : 'text' in e ? e.text.length : 0;
-          }
-          if (e.type === 'usage') outputTokens = e.outputTokens;
-          pipeline.push(e as StreamEvent);
-        },
-      });
-    } catch (err) {
-      failure = ac.signal.aborted ? ac.signal.reason : err;
-    } finally {
-      clearTimeout(deadline);
-      d.shutdown.removeEventListener('abort', handBack);
-      unwatch?.();
-    }
-    let terminal: RelaycastEvent;
-    if (failure instanceof HandBack || failure instanceof AppendFailed || failure instanceof ProcessorFailed) {
-      pipeline.close();
-      terminal = terminalFor(failure, log);
-    } else {
-      // Whatever ended the upstream, the text that arrived is the session's: processors flush what they hold.
-      pipeline.end();
-      if (pipeline.finishReason !== undefined) terminal = { type: 'done', finishReason: pipeline.finishReason, usage: upstreamDone?.usage ?? estimateTokens(job, outputChars) };
-      else terminal = upstreamDone ?? terminalFor(failure, log);
-    }
-    await appender.finish(terminal);
-    const seconds = (performance.now() - started) / 1000;
-    m.duration.observe({ outcome: terminal.type }, seconds);
-    if (terminal.type === 'error') m.upstreamErrors.inc({ code: terminal.code });
-    if (terminal.type === 'done') {
-      const tokens = terminal.usage?.outputTokens ?? outputTokens;
-      if (tokens > 0 && firstToken) m.tokensPerSecond.observe(tokens / Math.max((performance.now() - firstToken) / 1000, 0.001));
-    }
-    log.debug({ terminal: terminal.type }, 'generation ended');
-    return 'ended';
+    if (began.cancelRequested) return await endWith(run, { type: 'cancelled', reason: 'client_request' });
+    const factory = d.pipelines.get(job.model);
+    if (!d.cfg.routes[job.model] || !factory) return await endWith(run, errorEvent('unknown_model', `no route for model ${job.model}`, false));
+    const { end, output } = await stream(run, factory);
+    return await conclude(run, end, output);
   } catch (e) {
-    if (e instanceof FencedError || e instanceof SessionEndedError || e instanceof LockLost) {
-      // Another attempt owns the session now (our lock was lost); it will finish the session.
-      log.warn({ err: e.message }, 'generation fenced off');
-      m.fenced.inc();
-      return 'fenced';
-    }
+    if (e instanceof FencedError || e instanceof SessionEndedError) return fenced(run, e.message);
     throw e;
   } finally {
     m.active.dec();
   }
 }
 
-function terminalFor(err: unknown, log: Logger): RelaycastEvent {
-  if (err instanceof CancelRequested) return { type: 'cancelled', reason: 'client_request' };
-  // No terminal event: the job fails back to BullMQ and another worker runs it as a new attempt.
-  if (err instanceof HandBack) throw err;
-  if (err instanceof GenerationTimeout) return errorEvent('generation_timeout', 'generation exceeded its time limit', false);
-  if (err instanceof UpstreamError) return err.toEvent();
-  if (err instanceof ProcessorFailed) {
-    log.error({ err: err.cause, processor: err.processor }, 'processor failed');
-    return errorEvent('processor_failed', `processor ${err.processor} failed`, false);
+/**
+ * The generation proper: `upstream` through the route's processors into the appender, until the upstream
+ * ends or a stop reason (cancel, hand-back, lock lost, timeout, processor finish or failure, append
+ * failure) cuts it short.
+ */
+async function stream(run: Run, factory: PipelineFactory): Promise<{ end: Ending; output: OutputMeter }> {
+  const { job, d, log } = run;
+  const m = d.metrics;
+  const stopper = new Stopper();
+  const deadline = setTimeout(() => stopper.stop({ kind: 'timeout' }), d.cfg.GENERATION_TIMEOUT_MS);
+  const handBack = () => stopper.stop(d.shutdown.reason instanceof LockLost ? { kind: 'lock-lost', message: d.shutdown.reason.message } : { kind: 'hand-back' });
+  if (d.shutdown.aborted) handBack();
+  d.shutdown.addEventListener('abort', handBack);
+  const output = new OutputMeter(() => m.ttft.observe((performance.now() - run.started) / 1000));
+  const f: Finished = { upstreamEnd: undefined, failure: undefined };
+  let unwatch: (() => void) | undefined;
+  try {
+    unwatch = await d.control.watch(job.sessionId, () => stopper.stop({ kind: 'cancel' }));
+    // The flag may have been set between begin and the subscription becoming active.
+    if ((await d.store.meta(job.sessionId))?.cancelRequested) stopper.stop({ kind: 'cancel' });
+    const events = upstream(job.model, job, {
+      cfg: d.cfg,
+      dispatchers: d.dispatchers,
+      signal: stopper.signal,
+      output,
+      onRetry: () => m.retries.inc({ kind: 'upstream' }),
+      onFallback: (e, from, to) => {
+        m.retries.inc({ kind: 'fallback' });
+        log.info({ from, to, code: e.code, err: e.message }, 'route failed before any content; falling back');
+      },
+    });
+    for await (const e of pipeline(events, factory, stopper)) {
+      if (e.type === 'done' || e.type === 'error') f.upstreamEnd = e;
+      else if (!run.appender.failure) run.appender.push(e);
+      if (run.appender.failure) stopper.stop({ kind: 'append-failed', cause: run.appender.failure });
+    }
+  } catch (err) {
+    f.failure = err;
+  } finally {
+    clearTimeout(deadline);
+    d.shutdown.removeEventListener('abort', handBack);
+    unwatch?.();
   }
-  // Appends failed for good (fenced, or Redis down past the retries): not the upstream's fault, so no
-  // error event from here; the caller decides (fenced: stop; outage: BullMQ retries the job).
-  if (err instanceof AppendFailed) throw err.cause;
-  log.error({ err }, 'unexpected failure during generation');
-  return errorEvent('internal', 'internal error during generation', false);
+  return { end: ending(f, stopper, () => estimateTokens(job, output.chars), log), output };
 }
 
+/** Acts on the ending: append the terminal event, or append nothing and let BullMQ or the new owner go on. */
+async function conclude(run: Run, end: Ending, output: OutputMeter): Promise<Outcome> {
+  // No terminal event: the job fails back to BullMQ and another worker runs it as a new attempt.
+  if (end.kind === 'hand-back') throw new HandBack('worker shutting down');
+  // Another attempt owns the session now (our lock was lost); it will finish the session.
+  if (end.kind === 'fenced') return fenced(run, end.message);
+  if (end.kind === 'append-failed') throw end.cause;
+  return endWith(run, end.terminal, output);
+}
+
+async function endWith(run: Run, terminal: RelaycastEvent, output?: OutputMeter): Promise<Outcome> {
+  await run.appender.finish(terminal);
+  if (!output) return 'ended';
+  const m = run.d.metrics;
+  const now = performance.now();
+  m.duration.observe({ outcome: terminal.type }, (now - run.started) / 1000);
+  if (terminal.type === 'error') m.upstreamErrors.inc({ code: terminal.code });
+  if (terminal.type === 'done') {
+    const tokens = terminal.usage?.outputTokens ?? output.reportedTokens;
+    if (tokens > 0 && output.firstAt) m.tokensPerSecond.observe(tokens / Math.max((now - output.firstAt) / 1000, 0.001));
+  }
+  run.log.debug({ terminal: terminal.type }, 'generation ended');
+  return 'ended';
+}
+
+function fenced(run: Run, message: string): Outcome {
+  run.log.warn({ err: message }, 'generation fenced off');
+  run.d.metrics.fenced.inc();
+  return 'fenced';
+}

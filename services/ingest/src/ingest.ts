@@ -1,8 +1,8 @@
 import { Worker, type Job } from 'bullmq';
-import { createLogger, errorEvent, pingWithin, createRedis, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
+import { createLogger, errorEvent, pingWithin, createRedis, keySpace, Limiter, storeFor, type Config, type GenerateJob, type KeySpace, type Logger, type RedisClient, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
 import { Control } from './control.js';
 import { LockLost } from './errors.js';
-import { generate } from './generate.js';
+import { generate, type GenerateDeps } from './generate.js';
 import { JobLock } from './job-lock.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
 import { compilePipelines, type ProcessorDefinition } from './processors/index.js';
@@ -36,32 +36,70 @@ export interface IngestOptions {
 export async function startIngest(cfg: Config, log: Logger = createLogger('ingest', cfg.LOG_LEVEL), opts: IngestOptions = {}): Promise<Ingest> {
   // Before any connection: a route naming an unknown processor or bad options stops the start.
   const pipelines = compilePipelines(cfg, opts.processors);
+  const c = connect(cfg, log);
+  const dispatchers = new Dispatchers(cfg);
+  const metrics = new IngestMetrics();
+  const shutdown = new AbortController();
+  const deps: GenerateDeps = { cfg, store: c.store, control: new Control(c.sub, c.keys), dispatchers, pipelines, log, metrics, shutdown: shutdown.signal };
+  const state = { draining: false };
+  // Declared before the worker so probes answer while it connects; `worker` is read only when probed.
+  let worker: Worker<GenerateJob> | undefined;
+  const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST, async () => !state.draining && worker?.isRunning() === true && (await pingWithin(c.redis, 1_000)));
+  const w = (worker = startWorker(c, deps));
+  await w.waitUntilReady();
+  log.info({ concurrency: cfg.INGEST_CONCURRENCY }, 'ingest worker ready');
+
+  let closing: Promise<void> | undefined;
+  const close = (deadlineMs = 0) => {
+    closing ??= (async () => {
+      state.draining = true;
+      // worker.close() stops fetching and waits for running jobs; past the deadline they are handed back.
+      const timer = setTimeout(() => shutdown.abort(), deadlineMs);
+      // Handed-back generations end within moments of the abort; if Redis is unreachable BullMQ cannot
+      // record that, so stop waiting a little after the deadline and force the worker closed.
+      if (!(await settleWithin(w.close(), deadlineMs + 5_000))) await settleWithin(w.close(true), 2_000);
+      clearTimeout(timer);
+      await dispatchers.close();
+      await new Promise((r) => metricsServer.server.close(r));
+      metricsServer.server.closeAllConnections();
+      await closeRedis([c.redis, c.sub, c.workerConn]);
+    })();
+    return closing;
+  };
+  return { worker: w, metrics, metricsPort: metricsServer.port, state, drain: (deadlineMs = cfg.INGEST_DRAIN_MS) => close(deadlineMs), close: () => close(0) };
+}
+
+/** The Redis connections of one ingest process and what is built on them. */
+interface Connections {
+  keys: KeySpace;
+  redis: RedisClient;
+  sub: RedisClient;
+  workerConn: RedisClient;
+  store: SessionStore;
+  limiter: Limiter;
+}
+
+function connect(cfg: Config, log: Logger): Connections {
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
   const redis = createRedis(cfg.redis, 'ingest-cmd');
   const sub = createRedis(cfg.redis, 'ingest-control', { subscriber: true });
   const workerConn = createRedis(cfg.redis, 'ingest-worker');
-  for (const c of [redis, sub, workerConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const store = storeFor(cfg, redis);
-  const limiter = new Limiter(redis, keys);
-  const control = new Control(sub, keys);
-  const dispatchers = new Dispatchers(cfg);
-  const metrics = new IngestMetrics();
-  const shutdown = new AbortController();
-  const deps = { cfg, store, control, dispatchers, pipelines, log, metrics, shutdown: shutdown.signal };
-  const state = { draining: false };
-  // Declared before the worker so probes answer while it connects; `worker` is read only when probed.
-  let worker: Worker<GenerateJob> | undefined;
-  const metricsServer = await serveMetrics(metrics, cfg.METRICS_PORT, cfg.HOST, async () => !state.draining && worker?.isRunning() === true && (await pingWithin(redis, 1_000)));
+  for (const conn of [redis, sub, workerConn]) conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  return { keys, redis, sub, workerConn, store: storeFor(cfg, redis), limiter: new Limiter(redis, keys) };
+}
 
-  worker = new Worker<GenerateJob>(keys.queueName, async (job, token) => {
-    const outcome = await withOwnLock(job, token, cfg.LOCK_DURATION_MS, shutdown.signal, (stop) => generate(job.data, { ...deps, shutdown: stop }));
+/** BullMQ on one queue, `INGEST_CONCURRENCY` generations at once, each under its own job lock. */
+function startWorker(c: Connections, deps: GenerateDeps): Worker<GenerateJob> {
+  const { cfg, log, shutdown } = deps;
+  const worker = new Worker<GenerateJob>(c.keys.queueName, async (job, token) => {
+    const outcome = await withOwnLock(job, token, cfg.LOCK_DURATION_MS, shutdown, (stop) => generate(job.data, { ...deps, shutdown: stop }));
     // Ended (by this attempt or before it): the creating key's running slot is free again. A fenced
     // attempt leaves that to the attempt that owns the session now.
-    if (outcome !== 'fenced') await release(limiter, job.data, log);
+    if (outcome !== 'fenced') await release(c.limiter, job.data, log);
     return outcome;
   }, {
-    connection: workerConn,
-    prefix: keys.queuePrefix,
+    connection: c.workerConn,
+    prefix: c.keys.queuePrefix,
     concurrency: cfg.INGEST_CONCURRENCY,
     lockDuration: cfg.LOCK_DURATION_MS,
     stalledInterval: cfg.STALLED_INTERVAL_MS,
@@ -74,37 +112,10 @@ export async function startIngest(cfg: Config, log: Logger = createLogger('inges
     if (!job) return;
     void job.isFailed().then((final) => {
       log.warn({ sessionId: job.data.sessionId, reqId: job.data.requestId, attemptsMade: job.attemptsMade, err: err.message, final }, 'generation job failed');
-      if (final) return endFailed(store, job.data.sessionId, log).then(() => release(limiter, job.data, log));
+      if (final) return endFailed(c.store, job.data.sessionId, log).then(() => release(c.limiter, job.data, log));
     }, () => undefined);
   });
-  await worker.waitUntilReady();
-  log.info({ concurrency: cfg.INGEST_CONCURRENCY }, 'ingest worker ready');
-
-  let closing: Promise<void> | undefined;
-  const close = (deadlineMs = 0) => {
-    closing ??= (async () => {
-      state.draining = true;
-      // worker.close() stops fetching and waits for running jobs; past the deadline they are handed back.
-      const timer = setTimeout(() => shutdown.abort(), deadlineMs);
-      // Handed-back generations end within moments of the abort; if Redis is unreachable BullMQ cannot
-      // record that, so stop waiting a little after the deadline and force the worker closed.
-      if (!(await settleWithin(worker.close(), deadlineMs + 5_000))) await settleWithin(worker.close(true), 2_000);
-      clearTimeout(timer);
-      await dispatchers.close();
-      await new Promise((r) => metricsServer.server.close(r));
-      metricsServer.server.closeAllConnections();
-      await closeRedis([redis, sub, workerConn]);
-    })();
-    return closing;
-  };
-  return {
-    worker,
-    metrics,
-    metricsPort: metricsServer.port,
-    state,
-    drain: (deadlineMs = cfg.INGEST_DRAIN_MS) => close(deadlineMs),
-    close: () => close(0),
-  };
+  return worker;
 }
 
 /** Takes the session with a fresh attempt (fencing any straggler) and appends the terminal `error`. */

@@ -1,16 +1,18 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import { createParser } from 'eventsource-parser';
-import { CONTENT_TYPES, fallbackChain, type Config, type EventOf, type GenerateJob, type RelaycastEvent, type Route } from '@relaycast/shared';
+import { fallbackChain, type Config, type EventOf, type GenerateJob, type RelaycastEvent, type Route } from '@relaycast/shared';
 import { UpstreamError } from './errors.js';
+import type { OutputMeter } from './output.js';
 import { providerFor, type StreamDecoder, type UpstreamMessage, type UpstreamRequest } from './providers/index.js';
 
 export interface UpstreamOptions {
   cfg: Config;
   dispatchers: Dispatchers;
+  /** Aborted when the generation stops: the request is cut and the iterable ends without a terminal event. */
   signal: AbortSignal;
-  /** Receives each normalised event, in order. */
-  emit(e: RelaycastEvent): void;
+  /** The generation's meter: content that has started cannot be retried or fall back. */
+  output: OutputMeter;
   /** Called before each retry of the upstream request. */
   onRetry?(e: UpstreamError, route: string): void;
   /** Called when a route failed before any content and the next route of its fallbacks is tried. */
@@ -39,28 +41,31 @@ export class Dispatchers {
 }
 
 /**
- * Streams one generation from route `name`. Failures before the first content token are retried with
- * exponential backoff, up to the route's attempts; then (or at once, for an error retrying cannot fix) the
- * route's fallbacks are tried in order, each with its own provider and attempts. The client has seen
- * nothing yet, so it sees only the answer that succeeds. After the first content token any failure ends
- * the session with an `error` event: a retry or another model would repeat or contradict text the
- * subscribers already have.
+ * One generation's upstream as an async iterable of Relaycast events, ending with exactly one terminal
+ * event (`done`, or `error` for a failure it cannot get past), or with none when `signal` aborted it.
+ * Failures before the first content token are retried with exponential backoff, up to the route's
+ * attempts; then (or at once, for an error retrying cannot fix) the route's fallbacks are tried in order,
+ * each with its own provider and attempts. The client has seen nothing yet, so it sees only the answer
+ * that succeeds. After the first content token any failure ends the session with an `error` event: a
+ * retry or another model would repeat or contradict text the subscribers already have.
  */
-export async function streamUpstream(name: string, job: GenerateJob, o: UpstreamOptions): Promise<EventOf<'done'>> {
+export async function* upstream(name: string, job: GenerateJob, o: UpstreamOptions): AsyncGenerator<RelaycastEvent> {
   const chain = fallbackChain(o.cfg.routes, name);
-  const progress = { content: false };
   for (let i = 0; ; i++) {
     try {
-      return await withRetries(chain[i]!, job, o, progress);
+      return yield* withRetries(chain[i]!, job, o);
     } catch (err) {
+      if (o.signal.aborted) return;
+      // Not the upstream's answer (a bug): the generation reports it as an internal error.
+      if (!(err instanceof UpstreamError)) throw err;
       const next = chain[i + 1];
-      if (progress.content || next === undefined || !(err instanceof UpstreamError) || o.signal.aborted) throw err;
+      if (o.output.started || next === undefined) return yield err.toEvent();
       o.onFallback?.(err, chain[i]!, next);
     }
   }
 }
 
-async function withRetries(name: string, job: GenerateJob, o: UpstreamOptions, progress: { content: boolean }): Promise<EventOf<'done'>> {
+async function* withRetries(name: string, job: GenerateJob, o: UpstreamOptions): AsyncGenerator<RelaycastEvent> {
   const route = o.cfg.routes[name]!;
   const provider = providerFor(route);
   const apiKey = route.apiKeyEnv ? process.env[route.apiKeyEnv] : undefined;
@@ -68,30 +73,32 @@ async function withRetries(name: string, job: GenerateJob, o: UpstreamOptions, p
   for (let attempt = 1; ; attempt++) {
     // Events before the first content event (none of today's formats sends any) stay with their attempt.
     const held: RelaycastEvent[] = [];
-    const emit = (e: RelaycastEvent) => {
-      if (!progress.content && !CONTENT_TYPES.has(e.type)) return void held.push(e);
-      if (!progress.content) {
-        progress.content = true;
-        for (const h of held.splice(0)) o.emit(h);
-      }
-      o.emit(e);
-    };
     try {
-      const done = await once(route, provider.request(route, job, apiKey), provider.format, provider.decoder(job, route), emit, o);
-      for (const h of held) o.emit(h);
-      return done;
+      for await (const e of once(route, provider.request(route, job, apiKey), provider.format, provider.decoder(job, route), o)) {
+        if (!o.output.started && e.type !== 'done' && !o.output.isContent(e)) {
+          held.push(e);
+          continue;
+        }
+        for (const h of [...held.splice(0), e]) {
+          o.output.see(h);
+          yield h;
+        }
+      }
+      return;
     } catch (err) {
-      const e = withoutSecret(toUpstreamError(err, o.signal), apiKey);
-      if (progress.content || !e.retryable || attempt >= attempts || o.signal.aborted) throw e;
+      if (o.signal.aborted) return;
+      const e = withoutSecret(toUpstreamError(err), apiKey);
+      if (o.output.started || !e.retryable || attempt >= attempts) throw e;
       o.onRetry?.(e, name);
       const backoff = e.retryAfterMs ?? o.cfg.UPSTREAM_RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
       await delay(Math.min(backoff, 30_000), undefined, { signal: o.signal }).catch(() => undefined);
-      if (o.signal.aborted) throw toUpstreamError(o.signal.reason, o.signal);
+      if (o.signal.aborted) return;
     }
   }
 }
 
-async function once(route: Route, req: UpstreamRequest, format: 'sse' | 'ndjson', decoder: StreamDecoder, emit: (e: RelaycastEvent) => void, o: UpstreamOptions): Promise<EventOf<'done'>> {
+/** One request: the response body's events as they are decoded, `done` last. */
+async function* once(route: Route, req: UpstreamRequest, format: 'sse' | 'ndjson', decoder: StreamDecoder, o: UpstreamOptions): AsyncGenerator<RelaycastEvent> {
   const res = await request(req.url, {
     method: req.method,
     headers: req.headers,
@@ -108,12 +115,32 @@ async function once(route: Route, req: UpstreamRequest, format: 'sse' | 'ndjson'
     const retryable = res.statusCode === 429 || res.statusCode >= 500;
     throw new UpstreamError('upstream_http', `upstream answered HTTP ${res.statusCode}${describe(text)}`, retryable, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
   }
-  const body = new BodyDecoder(format, decoder, emit, o.cfg.UPSTREAM_MAX_EVENT_BYTES);
+  // BodyDecoder pushes synchronously; each chunk's events are handed on before the next chunk is read, and
+  // those decoded before a failure in the same chunk still go out ahead of it.
+  const events: RelaycastEvent[] = [];
+  const body = new BodyDecoder(format, decoder, (e) => events.push(e), o.cfg.UPSTREAM_MAX_EVENT_BYTES);
   try {
-    for await (const chunk of res.body) body.chunk(chunk as Buffer);
-    return body.end();
+    for await (const chunk of res.body) {
+      const failed = attempt(() => body.chunk(chunk as Buffer));
+      yield* events.splice(0);
+      if (failed) throw failed.err;
+    }
+    let done: EventOf<'done'> | undefined;
+    const failed = attempt(() => (done = body.end()));
+    yield* events.splice(0);
+    if (failed) throw failed.err;
+    yield done!;
   } finally {
     if (!res.body.destroyed) res.body.destroy();
+  }
+}
+
+function attempt(f: () => void): { err: unknown } | undefined {
+  try {
+    f();
+    return undefined;
+  } catch (err) {
+    return { err };
   }
 }
 
@@ -226,9 +253,8 @@ function describe(body: string): string {
 }
 
 /** Maps any failure of one upstream request onto the error a subscriber will see. */
-export function toUpstreamError(err: unknown, signal: AbortSignal): UpstreamError {
+export function toUpstreamError(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
-  if (signal.aborted) throw signal.reason;
   if (err instanceof undiciErrors.HeadersTimeoutError) return new UpstreamError('upstream_timeout', 'upstream sent no response in time', true);
   if (err instanceof undiciErrors.BodyTimeoutError) return new UpstreamError('upstream_timeout', 'upstream went silent mid-stream (idle timeout)', false);
   if (err instanceof undiciErrors.ConnectTimeoutError) return new UpstreamError('upstream_unreachable', 'could not connect to upstream in time', true);

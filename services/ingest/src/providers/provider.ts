@@ -1,5 +1,6 @@
 import type { EventOf, GenerateJob, RelaycastEvent, Route, Usage } from '@relaycast/shared';
 import { UpstreamError } from '../errors.js';
+import { OutputMeter } from '../output.js';
 import { estimateTokens } from './estimate.js';
 
 export interface UpstreamRequest {
@@ -35,13 +36,13 @@ export interface Provider {
 
 /**
  * What every decoder shares: it ends once, after which messages are ignored; usage it never receives is
- * estimated from the content it produced (and marked so); content is counted as it is emitted.
+ * estimated from the content it produced (and marked so), counted by the same meter the generation uses.
  */
 export abstract class BaseDecoder implements StreamDecoder {
   protected ended = false;
   protected finishReason: string | undefined;
   private usage: Usage | undefined;
-  private outputChars = 0;
+  private readonly output = new OutputMeter();
   private thinkingPartKey: string | undefined;
   /** Tool call index -> whether its id and name were sent. */
   private readonly toolSeen = new Map<number, { id: boolean; name: boolean }>();
@@ -59,8 +60,7 @@ export abstract class BaseDecoder implements StreamDecoder {
 
   protected text(out: RelaycastEvent[], type: 'delta' | 'thinking', text: unknown): void {
     if (typeof text !== 'string' || text.length === 0) return;
-    this.outputChars += text.length;
-    out.push({ type, text });
+    out.push(this.counted({ type, text }));
   }
 
   /**
@@ -85,8 +85,7 @@ export abstract class BaseDecoder implements StreamDecoder {
     const newName = typeof name === 'string' && name !== '' && !seen.name ? name : undefined;
     this.toolSeen.set(index, { id: seen.id || newId !== undefined, name: seen.name || newName !== undefined });
     if (!a && newId === undefined && newName === undefined) return; // an empty piece says nothing
-    this.outputChars += a.length;
-    out.push({ type: 'tool_call', index, ...(newId !== undefined ? { id: newId } : {}), ...(newName !== undefined ? { name: newName } : {}), arguments: a });
+    out.push(this.counted({ type: 'tool_call', index, ...(newId !== undefined ? { id: newId } : {}), ...(newName !== undefined ? { name: newName } : {}), arguments: a }));
   }
 
   /** Records the provider's own count and emits it as a `usage` event. */
@@ -95,8 +94,13 @@ export abstract class BaseDecoder implements StreamDecoder {
     out.push({ type: 'usage', ...this.usage });
   }
 
+  private counted(e: RelaycastEvent): RelaycastEvent {
+    this.output.see(e);
+    return e;
+  }
+
   protected estimate(): Usage {
-    return estimateTokens(this.job, this.outputChars);
+    return estimateTokens(this.job, this.output.chars);
   }
 
   end(): EventOf<'done'> {
