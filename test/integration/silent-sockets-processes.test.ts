@@ -157,4 +157,22 @@ describe('silent sockets', () => {
     await waitFor(async () => (await metric(edge, 'relaycast_edge_open_connections')) === 0, 10_000, 'the streams to close');
     expect((await getFresh(`${edge.url}${s.eventsUrl}`)).status).toBe(200);
   }, 120_000);
+
+  it('streams that came and went do not count against the socket cap (their sockets leave node\'s HTTP server)', async () => {
+    // Cap 336 sockets: 400 streams opened and closed one after another must all be admitted.
+    const edge = await startEdge({ HEADERS_TIMEOUT_MS: '3000' }, '300:400');
+    expect(await metric(edge, 'relaycast_edge_sockets_max')).toBe(336);
+    const s = await createSession(edge.url, key.key, { messages: [{ role: 'user', content: 'churn' }] });
+    for (let i = 0; i < 400; i++) {
+      const st = await getFresh(`${edge.url}${s.eventsUrl}`);
+      expect(st.status, `stream ${i + 1}`).toBe(200);
+      const closed = new Promise<void>((resolve) => st.req.socket?.once('close', () => resolve()) ?? resolve());
+      st.req.destroy();
+      await closed;
+    }
+    await waitFor(async () => (await metric(edge, 'relaycast_edge_open_connections')) === 0, 10_000, 'the streams to close');
+    // The scrape's own connection, and perhaps a keep-alive one closing: nowhere near 400.
+    expect(await metric(edge, 'relaycast_edge_sockets')).toBeLessThan(5);
+    expect(await metric(edge, 'relaycast_edge_sockets_shed_total', { reason: 'refused' })).toBe(0);
+  }, 120_000);
 });

@@ -129,6 +129,16 @@ export class RawExchange {
   }
 }
 
+/** Marks a socket listener of the edge's own that {@link ownSocket} must leave in place. */
+export const KEEP_ON_DETACH = Symbol('keep on detach');
+type Listener = ((...args: unknown[]) => void) & { listener?: Listener; [KEEP_ON_DETACH]?: true };
+
+/** A listener {@link ownSocket} keeps when it takes the socket out of node's HTTP server. */
+export function keptOnDetach<F extends (...args: never[]) => void>(f: F): F {
+  (f as unknown as Listener)[KEEP_ON_DETACH] = true;
+  return f;
+}
+
 // What node's HTTP server listens to on a connection it parses (see node's _http_server.js).
 const SERVER_SOCKET_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'resume', 'pause'] as const;
 
@@ -152,7 +162,12 @@ interface NodeParser {
 export function ownSocket(req: IncomingMessage, res: ServerResponse): void {
   const socket = req.socket as Socket & { parser?: NodeParser | null };
   res.detachSocket(socket);
-  for (const ev of SERVER_SOCKET_EVENTS) socket.removeAllListeners(ev);
+  for (const ev of SERVER_SOCKET_EVENTS) {
+    for (const l of socket.rawListeners(ev) as Listener[]) {
+      // The edge's own listeners stay (the socket guard counts the socket until it closes).
+      if (!(l.listener ?? l)[KEEP_ON_DETACH]) socket.removeListener(ev, l);
+    }
+  }
   if (socket.parser) freeParser(socket.parser);
   socket.parser = null;
   (req as { parser?: unknown }).parser = null;

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@relaycast/shared';
+import { keptOnDetach } from './raw-http.js';
 
 /** What the guard did, as plain counters for /metrics. */
 export interface SocketGuardStats {
@@ -69,10 +70,12 @@ export class SocketGuard {
     }
     this.stats.open++;
     this.waiting.set(socket, Date.now());
-    socket.once('close', () => {
+    // Kept when the events route takes the socket out of node's HTTP server (raw-http.ts), or the count
+    // would never come down and the edge would refuse every connection once it had seen maxSockets.
+    socket.once('close', keptOnDetach(() => {
       this.stats.open--;
       this.waiting.delete(socket);
-    });
+    }));
   }
 
   /**
