@@ -1,31 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { routeSchema, type GenerateJob, type ProviderName, type RelaycastEvent, type Route } from '@relaycast/shared';
-import { UpstreamError } from '../../services/ingest/src/errors.js';
+import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
 import { PROVIDER_ADAPTERS } from '../../services/ingest/src/providers/index.js';
 import { BodyDecoder } from '../../services/ingest/src/upstream.js';
-import { DEFAULT_TRANSCRIPT_DIR } from '../../services/mock-model/src/index.js';
+import { decodeChunks, providerRoute, transcript } from '../helpers/provider-decode.js';
 
 const job: GenerateJob = { sessionId: 's', model: 'm', messages: [{ role: 'user', content: 'What is up?' }], params: {} };
-const route = (provider: ProviderName, extra: Record<string, unknown> = {}): Route => routeSchema.parse({ provider, baseUrl: 'https://api.example.com', model: 'm-1', ...extra });
-const fixture = (name: string) => readFileSync(join(DEFAULT_TRANSCRIPT_DIR, name));
-
-/** Feeds body chunks through the production path (BodyDecoder) and returns every event, terminal last. */
-function decode(r: Route, chunks: Uint8Array[]): RelaycastEvent[] {
-  const p = PROVIDER_ADAPTERS[r.provider];
-  const events: RelaycastEvent[] = [];
-  const body = new BodyDecoder(p.format, p.decoder(job, r), (e) => events.push(e), 1 << 20);
-  try {
-    for (const c of chunks) body.chunk(c);
-    events.push(body.end());
-  } catch (e) {
-    if (!(e instanceof UpstreamError)) throw e;
-    events.push(e.toEvent());
-  }
-  return events;
-}
+// The helpers every provider test shares: ingest's real body path (BodyDecoder) fed with transcripts.
+const route = providerRoute;
+const fixture = transcript;
+const decode = decodeChunks;
 
 const d = (text: string): RelaycastEvent => ({ type: 'delta', text });
 const th = (text: string): RelaycastEvent => ({ type: 'thinking', text });
