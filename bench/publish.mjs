@@ -1,5 +1,5 @@
-// node bench/publish.mjs [--quick] (after npm run build): the publish API (docs/publishing.md), on its own,
-// not part of run.mjs. 1) appended events/s through the HTTP publish path (batched JSON, one streaming
+// node bench/publish.mjs [--quick] [--out=FILE] (after npm run build): the publish API (docs/publishing.md),
+// alone or as run.mjs's `publish` scenario (which passes --out and reads the rows back). 1) appended events/s through the HTTP publish path (batched JSON, one streaming
 // NDJSON request) next to appending directly to the store as ingest does; 2) fan-out of a published
 // session to many subscribers next to a directly appended (generated) one, same pacing. Prints a markdown
 // table and writes JSON to bench/results/publish-<time>.json.
@@ -161,7 +161,8 @@ try {
   ].join('\n');
   console.log(table);
   mkdirSync(`${root}bench/results`, { recursive: true });
-  const file = `${root}bench/results/publish-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  const out = process.argv.find((a) => a.startsWith('--out='))?.slice(6);
+  const file = out ?? `${root}bench/results/publish-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, JSON.stringify({ machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version }, mode: quick ? 'quick' : 'full', results }, null, 2));
   console.error(`results: ${file}`);
 } finally {

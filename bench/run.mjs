@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { SessionStore, TokenSigner, apiKeyEntry, createRedis, keySpace, newApiKey, newSessionId, encodeFrame, parseRedisTarget } from '../packages/shared/dist/index.js';
 import { inspect } from './inspector.mjs';
 import { cancelLatency } from './cancel.mjs';
+import { publishScenario } from './publish-scenario.mjs';
 import { Clients, cpuOf, freePort, killAll, now, percentiles, procStats, root, sampleRss, sleep, startCluster, startRedis, startServer, startService } from './lib.mjs';
 import { goals } from './goals.mjs';
 import { nchanMissing, pushpinMissing, startNchan, startPushpin } from './peers.mjs';
@@ -535,6 +536,7 @@ try {
   if (run('shards')) for (const m of [1, 3]) record('cluster-shards', await shards(m));
   if (run('cancel')) record('cancel-latency', await cancelLatency({ redisUrl, mockPort, env: AUTH_ENV, auth, count: 200 }));
   if (run('coalesce')) for (const w of [0, 5, 10, 20, 50]) record('coalesce-window', await coalesce(w));
+  if (run('publish')) for (const { scenario, ...row } of await publishScenario(quick)) record(`publish-${scenario}`, row);
   // Last: it holds the most sockets and memory, and its edges would otherwise share the cores with the rest.
   if (run('scale')) record('scale', await scale(ctx, scaleSize));
 } finally {

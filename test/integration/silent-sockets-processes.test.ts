@@ -135,9 +135,18 @@ describe('silent sockets', () => {
 
     const probes: { status: number; ms: number }[] = [];
     const duringFull: number[] = [];
+    let shed = 0;
     const r = await flood(edge.port, { total: 10_000, concurrency: 1_500, from: ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'] }, async (running) => {
       while (running()) {
-        const h = await getFresh(`${edge.url}/healthz`).catch((e: Error) => ({ status: 0, ms: 0, body: e.message }));
+        // A probe whose connection is accepted amid a burst of more silent connections than the cap has room
+        // for can be shed before its request is read (docs/reliability.md §11): like a load balancer's health
+        // check, it tries once more on a new connection, and that answer counts.
+        const probe = () => getFresh(`${edge.url}/healthz`).catch((e: Error) => ({ status: 0, ms: 0, body: e.message }));
+        let h = await probe();
+        if (h.status === 0) {
+          shed++;
+          h = await probe();
+        }
         probes.push({ status: h.status, ms: h.ms });
         if (probes.length % 5 === 0) duringFull.push((await getFresh(`${edge.url}${s.eventsUrl}`).catch(() => ({ status: 0 }))).status);
       }
@@ -147,11 +156,14 @@ describe('silent sockets', () => {
     expect(probes.filter((p) => p.status !== 200)).toEqual([]);
     // A bound for a loaded CI machine; the 100 ms target is measured by bench/silent-sockets.mjs.
     expect(Math.max(...probes.map((p) => p.ms))).toBeLessThan(5_000);
-    expect(duringFull.every((st) => st === 503)).toBe(true);
+    expect(shed, 'probes shed on their first connection').toBeLessThan(probes.length / 100 + 1);
+    // Full: no stream is admitted (503 edge_full; 0 when its connection was shed amid the flood).
+    expect(duringFull.filter((st) => st !== 503 && st !== 0)).toEqual([]);
+    expect(duringFull.filter((st) => st === 503).length).toBeGreaterThan(0);
     // The flood held more sockets than the edge may: it shed the oldest silent ones, never a stream.
     expect(await metric(edge, 'relaycast_edge_sockets_shed_total', { reason: 'evicted' })).toBeGreaterThan(0);
     expect(await metric(edge, 'relaycast_edge_open_connections')).toBe(272);
-    console.log(`silent flood under 400 fds: ${r.attempted} attempts in ${r.ms} ms, ${probes.length} healthz probes, max ${Math.max(...probes.map((p) => p.ms)).toFixed(1)} ms`);
+    console.log(`silent flood under 400 fds: ${r.attempted} attempts in ${r.ms} ms, ${probes.length} healthz probes (${shed} shed once), max ${Math.max(...probes.map((p) => p.ms)).toFixed(1)} ms`);
 
     for (const st of streams) st.destroy();
     await waitFor(async () => (await metric(edge, 'relaycast_edge_open_connections')) === 0, 10_000, 'the streams to close');
