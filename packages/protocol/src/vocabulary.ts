@@ -37,6 +37,14 @@ export const EVENT_TYPES = ['delta', 'thinking', 'tool_call', 'usage', 'reset', 
 /** Events that carry generated content: after the first of these, an upstream failure can no longer be retried. */
 export const CONTENT_TYPES: ReadonlySet<EventType> = new Set(['delta', 'thinking', 'tool_call']);
 
+/**
+ * The generated content an event carries (answer, reasoning or tool-call arguments), '' for any other: what
+ * output caps and usage estimates count.
+ */
+export function contentText(e: RelaycastEvent): string {
+  return e.type === 'delta' || e.type === 'thinking' ? e.text : e.type === 'tool_call' ? e.arguments : '';
+}
+
 export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set(['done', 'error', 'cancelled']);
 
 export function isTerminal(e: { type: string }): boolean {

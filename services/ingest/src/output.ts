@@ -1,4 +1,4 @@
-import { CONTENT_TYPES, type RelaycastEvent } from '@relaycast/shared';
+import { CONTENT_TYPES, contentText, type RelaycastEvent } from '@relaycast/shared';
 
 /**
  * The one place that decides what counts as content and how much of it there is. "Content started" is
@@ -28,7 +28,7 @@ export class OutputMeter {
   see(e: RelaycastEvent): boolean {
     if (e.type === 'usage') this.reportedTokens = e.outputTokens;
     if (!this.isContent(e)) return false;
-    this.chars += e.type === 'tool_call' ? e.arguments.length : 'text' in e ? e.text.length : 0;
+    this.chars += contentText(e).length;
     if (this.firstAt !== 0) return false;
     this.firstAt = performance.now();
     this.onFirst?.();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, errorEvent, isTerminal, TERMINAL_TYPES, type Config } from '@relaycast/shared';
+import { ConfigError, contentText, errorEvent, isTerminal, TERMINAL_TYPES, type Config } from '@relaycast/shared';
 import { BUILTIN_PROCESSORS, Pipeline, type Processor, type StreamEvent } from '@relaycast/ingest';
 import { PublishInputError, toWire, type PublishEvent, type WireEvent } from './events.js';
 
@@ -136,7 +136,7 @@ export class PublishRun {
   }
 }
 
-/** The characters `max-output` counts in an event: answer, reasoning and tool-call arguments. */
+/** The characters `max-output` counts in an event (the same rule: protocol's contentText). */
 function contentChars(e: StreamEvent): number {
-  return e.type === 'delta' || e.type === 'thinking' ? e.text.length : e.type === 'tool_call' ? e.arguments.length : 0;
+  return contentText(e).length;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contentText } from '@relaycast/shared';
 import { CHARS_PER_TOKEN } from '../providers/estimate.js';
 import { defineProcessor, type ProcessorOutput, type StreamEvent } from './processor.js';
 
@@ -19,7 +20,7 @@ export const maxOutput = defineProcessor({
       let used = 0;
       return {
         event(e: StreamEvent, out: ProcessorOutput) {
-          const text = e.type === 'delta' || e.type === 'thinking' ? e.text : e.type === 'tool_call' ? e.arguments : '';
+          const text = contentText(e);
           if (used + text.length <= cap) {
             used += text.length;
             return out.emit(e);
