@@ -10,6 +10,7 @@ export const ERRORS = {
   invalid_json: { status: 400, retryable: false, meaning: 'the body is not JSON' },
   invalid_cursor: { status: 400, retryable: false, meaning: 'Last-Event-ID or lastEventId is not one decimal event id' },
   bad_request: { status: 400, retryable: false, meaning: 'the request could not be read' },
+  invalid_tool: { status: 400, retryable: false, meaning: 'a tool definition, tool_choice or tool call/result message is malformed, or the model cannot take tools' },
   unknown_model: { status: 400, retryable: false, meaning: 'no model route has this name' },
   unauthorized: { status: 401, retryable: false, meaning: 'no, an unknown or an expired credential' },
   forbidden: { status: 403, retryable: false, meaning: 'the credential is valid but not for this resource' },

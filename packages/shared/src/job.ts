@@ -1,8 +1,10 @@
+import type { JobMessage, ToolChoice, ToolDefinition } from './tools.js';
+
 /** The BullMQ job the edge enqueues and ingest runs. The job id is the session id. */
 export interface GenerateJob {
   sessionId: string;
   model: string;
-  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  messages: JobMessage[];
   params: { max_tokens?: number | undefined; temperature?: number | undefined; seed?: number | undefined };
   /** Mock-model controls, forwarded only on routes that allow them. */
   mock?: { intervalMs?: number | undefined; firstTokenMs?: number | undefined; fault?: string | undefined; transcript?: string | undefined; shape?: { reasoning?: number | undefined; blocks?: number | undefined; tools?: number | undefined; noise?: boolean | undefined } | undefined };
@@ -10,4 +12,7 @@ export interface GenerateJob {
   requestId?: string;
   /** Id of the API key that created the session: its running slot is released when the session ends. */
   keyId?: string;
+  /** Functions the model may call (absent: none), and how it must choose among them. */
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
 }

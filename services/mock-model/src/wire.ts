@@ -3,6 +3,7 @@ import { FaultSyntaxError, parseFault, type Fault } from './faults.js';
 import { readJson, sendJson, Streamer } from './http.js';
 import { mockPlan, shapeError, type MockPlan, type MockShape, type Step } from './plan.js';
 import { promptOf } from './text.js';
+import { leadFor, requestedCall, type MockTools } from './tools.js';
 
 export interface MockControls {
   intervalMs?: number;
@@ -16,7 +17,7 @@ export interface MockControls {
 }
 
 /** What the mock needs from a request, read from the format's own fields. */
-export interface MockRequest {
+export interface MockRequest extends MockTools {
   messages: { content: string }[];
   /** The format's output limit, when the request set one: that many content chunks, then a "length" finish. */
   maxTokens?: number | undefined;
@@ -97,7 +98,10 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
   if (fault?.kind === 'status') return sendJson(res, fault.code, format.httpError(fault.code, `mock fault status ${fault.code}`), fault.code === 429 ? { 'retry-after': '1' } : {});
 
   const n = Math.min(Math.max(r.maxTokens ?? 16, 0), 100_000);
-  const plan = mockPlan(promptOf(r.messages), r.seed, n, r.mock.shape);
+  const prompt = promptOf(r.messages);
+  // `mock.shape.tools` plans its own calls; otherwise the request's tools decide, as a real model's would.
+  const turn = r.mock.shape?.tools === undefined ? { call: requestedCall(r, prompt, r.seed), lead: leadFor(r.toolResult) } : {};
+  const plan = mockPlan(prompt, r.seed, n, r.mock.shape, turn);
   const w = format.writer(r, plan);
   res.writeHead(200, { 'content-type': format.contentType, 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
@@ -142,7 +146,7 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
     else if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   if (out.closed) return;
-  await out.write(w.finish(r.maxTokens !== undefined, { promptTokens: promptTokens(r), completionTokens: plan.count }));
+  await out.write(w.finish(r.maxTokens !== undefined && !plan.toolTurn, { promptTokens: promptTokens(r), completionTokens: plan.count }));
   res.end();
 }
 

@@ -7,6 +7,7 @@ import { landCancel } from '../cancel.js';
 import { sendError } from '../http-error.js';
 import { bindSession, requestId } from '../request-log.js';
 import type { EdgeStats } from '../stats.js';
+import { isToolIssue, jobTools, messageSchema, toolChoiceSchema, toolProblem, toolsSchema } from './tools-schema.js';
 
 export interface SessionsDeps {
   cfg: Config;
@@ -34,14 +35,13 @@ export const mockSchema = z.strictObject({
 function createSchema(cfg: Config) {
   return z.strictObject({
     model: z.string().max(64).optional(),
-    messages: z
-      .array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(cfg.MAX_MESSAGE_CHARS) }))
-      .min(1)
-      .max(cfg.MAX_MESSAGES),
+    messages: z.array(messageSchema(cfg.MAX_MESSAGE_CHARS)).min(1).max(cfg.MAX_MESSAGES),
     max_tokens: z.number().int().positive().max(100_000).optional(),
     temperature: z.number().min(0).max(2).optional(),
     seed: z.number().int().optional(),
     mock: mockSchema.optional(),
+    tools: toolsSchema.optional(),
+    tool_choice: toolChoiceSchema.optional(),
   });
 }
 
@@ -81,7 +81,7 @@ export function createSessionHandler(d: SessionsDeps) {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const big = tooLarge(issue);
-      return sendError(res, big ?? 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      return sendError(res, big ?? (isToolIssue(issue, req.body) ? 'invalid_tool' : 'invalid_request'), `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const body = parsed.data;
     const model = body.model ?? d.cfg.DEFAULT_MODEL;
@@ -89,6 +89,8 @@ export function createSessionHandler(d: SessionsDeps) {
     if (!route) return sendError(res, 'unknown_model', `no model named ${JSON.stringify(model)}`);
     if (!allowsModel(key, model)) return sendError(res, 'model_forbidden', `this API key may not use model ${JSON.stringify(model)}`);
     if (body.mock && !route.allowMock) return sendError(res, 'invalid_request', `model ${model} does not accept mock controls`);
+    const toolsBad = toolProblem(body, route);
+    if (toolsBad) return sendError(res, 'invalid_tool', toolsBad);
 
     const id = newSessionId();
     const admitted = await admit(d, key, id, reconciled);
@@ -106,6 +108,7 @@ export function createSessionHandler(d: SessionsDeps) {
       ...(body.mock ? { mock: body.mock } : {}),
       ...(reqId ? { requestId: reqId } : {}),
       keyId: key.id,
+      ...jobTools(body),
     };
     try {
       await d.store.create(id, { model, createdAt: Date.now(), tenant: key.tenant, keyId: key.id });

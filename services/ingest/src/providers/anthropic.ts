@@ -1,6 +1,7 @@
 import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
 import { BaseDecoder, finishReason, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
 import { endpoint, jsonPost, params } from './request.js';
+import { anthropicTools } from './tools.js';
 
 /** Anthropic requires max_tokens; used when neither the request nor the route sets it. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4_096;
@@ -22,7 +23,7 @@ export const anthropic: Provider = {
     const body = {
       model: route.model,
       max_tokens: p.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
-      messages: job.messages.filter((m) => m.role !== 'system'),
+      ...anthropicTools(job),
       system: system || undefined,
       stream: true,
       temperature: p.temperature,

@@ -2,6 +2,7 @@ import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
 import { UpstreamError } from '../errors.js';
 import { BaseDecoder, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, endpoint, jsonPost, params } from './request.js';
+import { responsesTools } from './tools.js';
 
 /**
  * OpenAI Responses API streaming (platform.openai.com/docs/api-reference/responses-streaming): named events,
@@ -12,7 +13,7 @@ export const openaiResponses: Provider = {
   format: 'sse',
   request(route: Route, job: GenerateJob, apiKey) {
     const p = params(route, job);
-    const body = { model: route.model, input: job.messages, stream: true, max_output_tokens: p.max_tokens, temperature: p.temperature, top_p: p.top_p };
+    const body = { model: route.model, ...responsesTools(job), stream: true, max_output_tokens: p.max_tokens, temperature: p.temperature, top_p: p.top_p };
     return jsonPost(route, job, endpoint(route, 'v1/responses'), body, bearer(apiKey));
   },
   decoder: (job) => new ResponsesDecoder(job),

@@ -1,6 +1,7 @@
 import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
 import { BaseDecoder, finishReason, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, endpoint, jsonPost, params } from './request.js';
+import { openaiChatTools } from './tools.js';
 
 const FINISH: Record<string, string> = { stop: 'stop', length: 'length', tool_calls: 'tool_calls', function_call: 'tool_calls', content_filter: 'content_filter' };
 
@@ -11,7 +12,7 @@ const FINISH: Record<string, string> = { stop: 'stop', length: 'length', tool_ca
 export const openai: Provider = {
   format: 'sse',
   request(route: Route, job: GenerateJob, apiKey) {
-    const body = { model: route.model, messages: job.messages, stream: true, stream_options: { include_usage: true }, ...params(route, job) };
+    const body = { model: route.model, ...openaiChatTools(job), stream: true, stream_options: { include_usage: true }, ...params(route, job) };
     return jsonPost(route, job, endpoint(route, 'v1/chat/completions'), body, bearer(apiKey));
   },
   decoder: (job) => new OpenAIChatDecoder(job),

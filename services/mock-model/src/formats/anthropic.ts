@@ -1,4 +1,5 @@
 import type { MockPlan, Step } from '../plan.js';
+import { anthropicTools } from '../tools.js';
 import { controls, intOr, promptTokens, type MockRequest, type WireFormat } from '../wire.js';
 
 const ev = (type: string, o: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`;
@@ -68,7 +69,9 @@ export const anthropic: WireFormat = {
     const system = typeof b.system === 'string' ? [{ content: b.system }] : [];
     const messages = [...system, ...b.messages.map((m: any) => ({ content: typeof m?.content === 'string' ? m.content : Array.isArray(m?.content) ? m.content.map((p: any) => p?.text ?? '').join('') : '' }))];
     const mock = controls(b);
-    return { messages, maxTokens: b.max_tokens, seed: intOr(mock.seed, 0)!, model: String(b.model ?? 'mock'), includeUsage: true, mock };
+    const tools = anthropicTools(b);
+    if (typeof tools === 'string') return tools;
+    return { messages, maxTokens: b.max_tokens, seed: intOr(mock.seed, 0)!, model: String(b.model ?? 'mock'), includeUsage: true, mock, ...tools };
   },
   httpError: (status, message) => ({ type: 'error', error: { type: errorType(status), message } }),
   writer(r, plan) {

@@ -1,3 +1,4 @@
+import { ollamaTools } from '../tools.js';
 import { controls, intOr, type WireFormat } from '../wire.js';
 
 const line = (o: unknown) => `${JSON.stringify(o)}\n`;
@@ -10,7 +11,9 @@ export const ollama: WireFormat = {
     if (!Array.isArray(b.messages)) return 'messages is required';
     if (b.stream === false) return 'this mock only streams: leave stream unset or true';
     const mock = controls(b);
-    return { messages: b.messages, maxTokens: intOr(b.options?.num_predict), seed: intOr(b.options?.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: true, mock };
+    const tools = ollamaTools(b);
+    if (typeof tools === 'string') return tools;
+    return { messages: b.messages, maxTokens: intOr(b.options?.num_predict), seed: intOr(b.options?.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: true, mock, ...tools };
   },
   httpError: (_status, message) => ({ error: message }),
   writer(r, plan) {

@@ -1,4 +1,5 @@
 import type { Step } from '../plan.js';
+import { openaiChatTools } from '../tools.js';
 import { controls, intOr, type WireFormat } from '../wire.js';
 
 const sse = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
@@ -33,7 +34,9 @@ export const openaiChat: WireFormat = {
     if (!Array.isArray(b.messages)) return 'messages is required';
     if (b.stream !== true) return 'this mock only streams: set stream: true';
     const mock = controls(b);
-    return { messages: b.messages, maxTokens: intOr(b.max_tokens ?? b.max_completion_tokens), seed: intOr(b.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: b.stream_options?.include_usage === true, mock };
+    const tools = openaiChatTools(b);
+    if (typeof tools === 'string') return tools;
+    return { messages: b.messages, maxTokens: intOr(b.max_tokens ?? b.max_completion_tokens), seed: intOr(b.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: b.stream_options?.include_usage === true, mock, ...tools };
   },
   httpError: openaiError,
   writer(r, plan) {
