@@ -14,7 +14,7 @@ beforeAll(async () => {
 afterAll(() => mock?.close());
 
 const weather = { name: 'get_weather', description: 'The weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city', 'days'] } };
-const time = { name: 'get_time', parameters: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] } };
+const time = { name: 'get_time', description: undefined, parameters: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] } };
 const prompt = 'weather in Lisbon?';
 const RESULT = 'sunny and 24 degrees';
 const extra = { mock: { seed: 3 } } as Record<string, unknown>;

@@ -58,7 +58,7 @@ const CASES: [file: string, route: Route, expected: RelaycastEvent[]][] = [
   ['anthropic-overloaded.sse', route('anthropic'), [d('Hello'), err('overloaded_error: Overloaded', true)]],
   ['anthropic-max-tokens.sse', route('anthropic'), [d('One two'), d(' three'), u(16, 3), done('length', usage(16, 3))]],
   ['ollama-chat.ndjson', route('ollama'), [d('The'), d(' sky'), d(' is blue — ☀️'), u(26, 282), done('stop', usage(26, 282))]],
-  ['ollama-tools.ndjson', route('ollama'), [th('The user asks'), th(' about Paris weather.'), tool(0, '{"format":"celsius","location":"Paris, FR"}', undefined, 'get_current_weather'), u(122, 33), done('stop', usage(122, 33))]],
+  ['ollama-tools.ndjson', route('ollama'), [th('The user asks'), th(' about Paris weather.'), tool(0, '{"format":"celsius","location":"Paris, FR"}', undefined, 'get_current_weather'), u(122, 33), done('tool_calls', usage(122, 33))]],
   ['ollama-error.ndjson', route('ollama'), [d('Hel'), err('an error was encountered while running the model: unexpected EOF', false)]],
   ['ollama-length.ndjson', route('ollama'), [d('Once'), d(' upon'), u(3, 2, true), done('length', usage(3, 2, true))]],
   ['sse-json.sse', route('sse', { sse: { textPath: 'text', events: ['message'], doneData: '[DONE]' } }), [d('Héllo'), d(', wörld'), d(' 日本 🚀'), done('stop', est('Héllo, wörld 日本 🚀'.length))]],
