@@ -57,6 +57,7 @@ const TOOL_FIELDS = new Set(['tools', 'tool_choice', 'toolCalls', 'toolCallId'])
 /** Whether a schema failure is about tools (answered `invalid_tool` rather than `invalid_request`). */
 export function isToolIssue(issue: z.core.$ZodIssue, body: unknown): boolean {
   if (issue.path.some((p) => typeof p === 'string' && TOOL_FIELDS.has(p))) return true;
+  if (issue.code === 'unrecognized_keys' && issue.keys.some((k) => TOOL_FIELDS.has(k))) return true;
   // A `tool` message missing its id fails as a union member; its role says what it was.
   const [field, i] = issue.path;
   if (field !== 'messages' || typeof i !== 'number') return false;
