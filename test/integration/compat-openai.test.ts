@@ -128,7 +128,7 @@ describe('errors map onto the SDK’s classes', () => {
     const err = await client().chat.completions.create({ model: 'mock', messages, stop: ['x'] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('stop');
-    await expect(client().responses.create({ model: 'mock', input: 'x', tools: [{ type: 'function', name: 'f', parameters: {}, strict: false }] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(client().responses.create({ model: 'mock', input: 'x', tools: [{ type: 'web_search' }] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 
   it('an unknown response id is NotFoundError', async () => {

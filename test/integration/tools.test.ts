@@ -25,7 +25,7 @@ async function run(body: Record<string, unknown>) {
   const s = await sys.create({ max_tokens: 12, ...body });
   const r = await readSse(sys.edges[0]!.url, s.eventsUrl, { timeoutMs: 30_000 });
   const data = r.events.map((e) => ({ type: e.event, ...(JSON.parse(e.data) as Record<string, unknown>) }));
-  const calls = data.filter((e) => e.type === 'tool_call') as { index: number; id?: string; name?: string; arguments: string }[];
+  const calls = data.filter((e) => e.type === 'tool_call') as unknown as { index: number; id?: string; name?: string; arguments: string }[];
   return {
     last: data.at(-1) as { type?: string; finishReason?: string },
     text: data.filter((e) => e.type === 'delta').map((e) => (e as { text?: string }).text).join(''),

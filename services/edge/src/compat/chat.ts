@@ -5,16 +5,20 @@ import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
 import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer, type NativeData } from './answer.js';
 import { keyOf, openaiError, sendOpenAIError } from './errors.js';
-import { chatMessage, checkMessages, common, invalid, nativeMessage, textOf, unsupported } from './input.js';
+import { checkMessages, common, invalid, unsupported } from './input.js';
 import { collect } from './session.js';
 import { startSession, type Refusal } from './start.js';
 import { follow, ProtocolSubscriber, startSse, type NativeEvent } from './stream.js';
+import { chatMessageWithTools, chatMessages, chatTool, chatTools, isRefusal } from './tools.js';
 
-const REFUSED = ['stop', 'tools', 'tool_choice', 'n', 'top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'parallel_tool_calls', 'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options', 'service_tier', 'verbosity'] as const;
+const REFUSED = ['stop', 'n', 'top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options', 'service_tier', 'verbosity'] as const;
 
 const schema = z.strictObject({
   ...common,
-  messages: z.array(chatMessage).max(100_000),
+  messages: z.array(chatMessageWithTools).max(100_000),
+  tools: z.array(chatTool).max(1_000).nullable().optional(),
+  tool_choice: z.unknown().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
   max_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   max_completion_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
@@ -33,15 +37,14 @@ export function chatCompletionsHandler(d: AppDeps) {
     const body = parsed.data;
     const bad = unsupported(body, REFUSED);
     if (bad) return refuse(bad);
-    const messages = [];
-    for (const [i, m] of body.messages.entries()) {
-      if (m.tool_calls !== undefined || m.content === null || m.content === undefined) return refuse({ status: 400, code: 'unsupported_parameter', message: `messages.${i}: tool calls and messages without content cannot be carried (docs/compat.md)`, param: `messages.${i}` });
-      messages.push(nativeMessage(m.role, textOf(m.content)));
-    }
+    const messages = chatMessages(body.messages);
+    if (isRefusal(messages)) return refuse(messages);
+    const tools = chatTools(body);
+    if (isRefusal(tools)) return refuse(tools);
     const tooBig = checkMessages(d.cfg, messages, 'messages');
     if (tooBig) return refuse(tooBig);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: maxTokens, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock }, reconciled);
+    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: maxTokens, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock, ...tools }, reconciled);
     if (!started.ok) return refuse(started);
     const meta = { id: `chatcmpl-${started.id}`, created: Math.floor(started.createdAt / 1000), model: started.model };
     res.setHeader(SESSION_HEADER, started.id);
@@ -117,7 +120,8 @@ export class ChatChunks {
       case 'thinking': return [this.chunk({ reasoning_content: data.text })];
       case 'tool_call': {
         const call: Record<string, unknown> = { index: data.index, function: { ...(data.name !== undefined ? { name: data.name } : {}), arguments: data.arguments } };
-        if (data.id !== undefined) Object.assign(call, { id: data.id, type: 'function' });
+        // A call's first piece carries its name; Ollama's calls have no id, so they get the one the JSON answer gives them.
+        if (data.id !== undefined || data.name !== undefined) Object.assign(call, { id: data.id ?? `call_${data.index}`, type: 'function' });
         return [this.chunk({ tool_calls: [call] })];
       }
       case 'usage': this.usage = a.usage; return [];

@@ -5,17 +5,21 @@ import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
 import { SESSION_HEADER } from './answer.js';
 import { keyOf, sendOpenAIError } from './errors.js';
-import { checkMessages, common, invalid, nativeMessage, responsesItem, textOf, unsupported } from './input.js';
-import { ResponsesEvents, type ResponseBase, type ResponseRequest, type StreamEvent } from './responses-map.js';
+import { checkMessages, common, invalid, nativeMessage, unsupported } from './input.js';
+import { ResponsesEvents, responseTools, type ResponseBase, type ResponseRequest, type StreamEvent } from './responses-map.js';
 import { cancelSession, collect, history, ownedSession } from './session.js';
 import { startSession, type Refusal } from './start.js';
 import { ProtocolSubscriber, follow, startSse } from './stream.js';
+import { isRefusal, responsesInputItem, responsesMessages, responsesTool, responsesTools } from './tools.js';
 
-const REFUSED = ['tools', 'tool_choice', 'previous_response_id', 'conversation', 'reasoning', 'top_p', 'include', 'prompt', 'parallel_tool_calls', 'max_tool_calls', 'top_logprobs', 'service_tier'] as const;
+const REFUSED = ['previous_response_id', 'conversation', 'reasoning', 'top_p', 'include', 'prompt', 'max_tool_calls', 'top_logprobs', 'service_tier'] as const;
 
 const schema = z.strictObject({
   ...common,
-  input: z.union([z.string(), z.array(responsesItem).max(100_000)]),
+  input: z.union([z.string(), z.array(responsesInputItem).max(100_000)]),
+  tools: z.array(z.union([responsesTool, z.looseObject({ type: z.string() })])).max(1_000).nullable().optional(),
+  tool_choice: z.unknown().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
   instructions: z.string().nullable().optional(),
   max_output_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   background: z.boolean().nullable().optional(),
@@ -46,12 +50,18 @@ export function createResponseHandler(d: AppDeps) {
     const messages: GenerateJob['messages'] = [];
     if (body.instructions) messages.push(nativeMessage('system', body.instructions));
     if (typeof body.input === 'string') messages.push(nativeMessage('user', body.input));
-    else for (const item of body.input) messages.push(nativeMessage(item.role, textOf(item.content)));
+    else {
+      const items = responsesMessages(body.input);
+      if (isRefusal(items)) return refuse(res, items);
+      for (const m of items) messages.push(m);
+    }
+    const tools = responsesTools(body);
+    if (isRefusal(tools)) return refuse(res, tools);
     const tooBig = checkMessages(d.cfg, messages, 'input');
     if (tooBig) return refuse(res, tooBig);
-    const request: ResponseRequest = { background: body.background === true, instructions: body.instructions ?? null, max_output_tokens: body.max_output_tokens ?? null, temperature: body.temperature ?? null, metadata: body.metadata ?? {} };
+    const request: ResponseRequest = { background: body.background === true, instructions: body.instructions ?? null, max_output_tokens: body.max_output_tokens ?? null, temperature: body.temperature ?? null, metadata: body.metadata ?? {}, ...responseTools(tools) };
     const ttl = d.store.opts.openTtlSeconds + d.store.opts.retentionSeconds;
-    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: body.max_output_tokens ?? undefined, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock }, reconciled, (id) => d.redis.set(d.store.keys.compat.response(id), JSON.stringify(request), 'EX', ttl));
+    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: body.max_output_tokens ?? undefined, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock, ...tools }, reconciled, (id) => d.redis.set(d.store.keys.compat.response(id), JSON.stringify(request), 'EX', ttl));
     if (!started.ok) return refuse(res, started);
     res.setHeader(SESSION_HEADER, started.id);
     const base: ResponseBase = { ...request, sessionId: started.id, createdAt: started.createdAt, model: started.model };

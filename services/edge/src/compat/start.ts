@@ -2,6 +2,7 @@ import type { Response } from 'express';
 import { allowsModel, newSessionId, type ApiKeyEntry, type GenerateJob } from '@relaycast/shared';
 import { requestId } from '../request-log.js';
 import { admissionRefusal, admit, type SessionsDeps } from '../routes/sessions.js';
+import { checkTools } from './tools.js';
 
 /** A generation as the native API runs it, built from a compatible request. */
 export interface NativeRequest {
@@ -9,6 +10,8 @@ export interface NativeRequest {
   messages: GenerateJob['messages'];
   params: GenerateJob['params'];
   mock?: GenerateJob['mock'] | undefined;
+  tools?: GenerateJob['tools'] | undefined;
+  toolChoice?: GenerateJob['toolChoice'] | undefined;
 }
 
 /** Why a request was not started: the status and code the surface answers with. */
@@ -33,6 +36,8 @@ export async function startSession(d: SessionsDeps, res: Response, key: ApiKeyEn
   if (!route) return { ok: false, status: 404, code: 'model_not_found', message: `The model ${JSON.stringify(model)} does not exist`, param: 'model' };
   if (!allowsModel(key, model)) return { ok: false, status: 403, code: 'model_forbidden', message: `this API key may not use model ${JSON.stringify(model)}`, param: 'model' };
   if (r.mock && !route.allowMock) return { ok: false, status: 400, code: 'invalid_request', message: `model ${model} does not accept mock controls`, param: 'mock' };
+  const badTools = checkTools(d.cfg, route, r);
+  if (badTools) return { ok: false, ...badTools };
   const id = newSessionId();
   const admitted = await admit(d, key, id, reconciled);
   if (!admitted.ok) return { ok: false, status: 429, code: 'rate_limited', ...admissionRefusal(d, admitted) };
@@ -45,6 +50,7 @@ export async function startSession(d: SessionsDeps, res: Response, key: ApiKeyEn
     ...(r.mock ? { mock: r.mock } : {}),
     ...(reqId ? { requestId: reqId } : {}),
     keyId: key.id,
+    ...(r.tools?.length ? { tools: r.tools, ...(r.toolChoice !== undefined ? { toolChoice: r.toolChoice } : {}) } : {}),
   };
   const createdAt = Date.now();
   try {
