@@ -1,9 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
-import { TOKEN_PREFIX, TokenError, type ApiKeyEntry, type GenerateJob } from '@relaycast/shared';
+import { TOKEN_PREFIX, TokenError, type ApiKeyEntry } from '@relaycast/shared';
 import type { AppDeps } from '../app.js';
 import { bindCaller } from '../request-log.js';
 import { mockSchema } from '../routes/sessions.js';
+import { isToolIssue, jobTools, toolChoiceSchema, toolsSchema } from '../routes/tools-schema.js';
 import { SESSION_HEADER } from './answer.js';
 import { sendNativeError } from './errors.js';
 import { checkMessages } from './input.js';
@@ -11,6 +12,7 @@ import { cancelSession } from './session.js';
 import { startSession } from './start.js';
 import { ProtocolSubscriber, follow, startSse } from './stream.js';
 import { UiChunks, type UiChunk } from './ui-map.js';
+import { uiMessages } from './ui-tools.js';
 
 // The ids the `ai` package generates are alphanumeric; anything else that could break a URL or a key is refused.
 const CHAT_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
@@ -28,6 +30,9 @@ const schema = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   seed: z.number().int().optional(),
   mock: mockSchema.optional(),
+  // The app's tools, in the native shape (docs/compat.md): the AI SDK itself sends none.
+  tools: toolsSchema.optional(),
+  tool_choice: toolChoiceSchema.optional(),
 });
 
 /** What proves a chat request: an API key, or a chat token minted for that one chat (claim `chat:<key id>:<chat id>`). */
@@ -86,23 +91,19 @@ export function chatHandler(d: AppDeps) {
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return sendNativeError(res, 400, 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      return sendNativeError(res, 400, isToolIssue(issue, req.body) ? 'invalid_tool' : 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const body = parsed.data;
     if (!mayUse(res, body.id)) return;
-    const messages: GenerateJob['messages'] = [];
-    for (const [i, m] of body.messages.entries()) {
-      if (m.parts.some((p) => p.type === 'file')) return sendNativeError(res, 400, 'unsupported_part', `messages.${i}: file parts cannot be carried (docs/compat.md)`);
-      // Text is what the native request carries; reasoning, tool and step parts of earlier turns are not sent back.
-      const text = m.parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join('');
-      if (text) messages.push({ role: m.role, content: text });
-    }
+    // Text and answered tool calls are what the native request carries; reasoning and step parts are not sent back.
+    const messages = uiMessages(body.messages);
+    if ('filePart' in messages) return sendNativeError(res, 400, 'unsupported_part', `messages.${messages.filePart}: file parts cannot be carried (docs/compat.md)`);
     const bad = checkMessages(d.cfg, messages, 'messages');
     if (bad) return sendNativeError(res, bad.status, bad.code, bad.message);
     const key = callerOf(res).key;
     const chatKey = d.store.keys.compat.chat(key.tenant, body.id);
     const ttl = d.store.opts.openTtlSeconds + d.store.opts.retentionSeconds;
-    const started = await startSession(d, res, key, { model: body.model, messages, params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed }, mock: body.mock }, reconciled, (id) => d.redis.set(chatKey, id, 'EX', ttl));
+    const started = await startSession(d, res, key, { model: body.model, messages, params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed }, mock: body.mock, ...jobTools(body) }, reconciled, (id) => d.redis.set(chatKey, id, 'EX', ttl));
     if (!started.ok) return sendNativeError(res, started.status, started.code, started.message, started.headers);
     return streamTurn(d, req, res, started.id);
   };
