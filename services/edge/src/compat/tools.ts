@@ -22,10 +22,10 @@ export const responsesTool = fn.extend({ type: z.string() });
 export const chatToolCall = z.looseObject({ id: z.string(), type: z.string(), function: z.looseObject({ name: z.string(), arguments: z.string() }).optional() });
 
 /** The function tools, or the refusal for a tool that is not one, or strict. */
-function functions(list: unknown[] | null | undefined, pick: (t: any) => z.infer<typeof fn> | undefined): { tools: Record<string, unknown>[] } | Refusal {
+function functions(list: unknown[] | null | undefined, pick: (t: Record<string, unknown>) => unknown): { tools: Record<string, unknown>[] } | Refusal {
   const tools = [];
   for (const [i, t] of (list ?? []).entries()) {
-    const f = (t as { type?: unknown }).type === 'function' ? pick(t) : undefined;
+    const f = (t as { type?: unknown }).type === 'function' ? fn.safeParse(pick(t as Record<string, unknown>)).data : undefined;
     if (!f) return refused(`tools.${i}.type`, `only function tools are supported, not ${JSON.stringify((t as { type?: unknown }).type)}`);
     if (f.strict === true) return refused(`tools.${i}.strict`, 'strict function calling cannot be promised by every route');
     tools.push({ name: f.name, ...(f.description !== undefined && f.description !== null ? { description: f.description } : {}), ...(f.parameters !== undefined && f.parameters !== null ? { parameters: f.parameters } : {}) });
@@ -34,10 +34,10 @@ function functions(list: unknown[] | null | undefined, pick: (t: any) => z.infer
 }
 
 /** `auto` / `none` / `required`, or the function named in `{type: 'function', …}`. */
-function choiceOf(c: unknown, nameOf: (o: Record<string, any>) => unknown): ToolChoice | undefined | Refusal {
+function choiceOf(c: unknown, nameOf: (o: Record<string, unknown>) => unknown): ToolChoice | undefined | Refusal {
   if (c === undefined || c === null) return undefined;
   if (c === 'auto' || c === 'none' || c === 'required') return c;
-  const o = c && typeof c === 'object' ? (c as Record<string, any>) : undefined;
+  const o = c && typeof c === 'object' ? (c as Record<string, unknown>) : undefined;
   const name = o?.type === 'function' ? nameOf(o) : undefined;
   if (typeof name !== 'string') return refused('tool_choice', 'only auto, none, required or one function can be chosen');
   return { name };
@@ -59,14 +59,14 @@ export function chatTools(body: { tools?: z.infer<typeof chatTool>[] | null | un
   if (body.parallel_tool_calls === false) return refused('parallel_tool_calls', 'only true (the default) is supported');
   const f = functions(body.tools, (t) => t.function);
   if (isRefusal(f)) return f;
-  const c = choiceOf(body.tool_choice, (o) => o.function?.name);
+  const c = choiceOf(body.tool_choice, (o) => (o.function as { name?: unknown } | undefined)?.name);
   return isRefusal(c) ? c : native(f.tools, c);
 }
 
 /** Responses: flat function tools, `tool_choice` with `{type: 'function', name}`. */
 export function responsesTools(body: { tools?: unknown[] | null | undefined; tool_choice?: unknown; parallel_tool_calls?: boolean | null | undefined }): Native | Refusal {
   if (body.parallel_tool_calls === false) return refused('parallel_tool_calls', 'only true (the default) is supported');
-  const f = functions(body.tools, (t) => fn.safeParse(t).data);
+  const f = functions(body.tools, (t) => t);
   if (isRefusal(f)) return f;
   const c = choiceOf(body.tool_choice, (o) => o.name);
   return isRefusal(c) ? c : native(f.tools, c);
