@@ -12,7 +12,6 @@ export * from './scripts.js';
 export * from './store.js';
 export * from './tokens.js';
 export * from './job.js';
-export * from './tools.js';
 export * from './service.js';
 export * from './producer-store.js';
 export * from './rates.js';

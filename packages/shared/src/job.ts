@@ -1,4 +1,4 @@
-import type { JobMessage, ToolChoice, ToolDefinition } from './tools.js';
+import type { JobMessage, ToolChoice, ToolDefinition } from '@relaycast/protocol';
 
 /** The BullMQ job the edge enqueues and ingest runs. The job id is the session id. */
 export interface GenerateJob {

@@ -1,6 +1,7 @@
 /**
- * Tools in the native request (issue 21): the neutral shapes the edge validates and ingest maps onto each
- * provider's own (services/ingest/src/providers/tools.ts).
+ * Tools in the native request (issue 21): the neutral shapes clients send, the edge validates
+ * (services/edge/src/routes/tools-schema.ts) and ingest maps onto each provider's own
+ * (services/ingest/src/providers/tools.ts).
  */
 
 /** A function the model may call. `parameters` is a JSON Schema of `type: 'object'`. */
