@@ -44,7 +44,7 @@ describe('POST /v1/sessions with tools, on every provider format', () => {
     expect(first.text).toBe('');
     // Ollama gives its calls no id: the caller names them.
     const id = first.call.id ?? 'call_0';
-    const second = await run({ model, tools, messages: [...ask, { role: 'assistant', content: '', toolCalls: [{ id, name: 'get_time', arguments: first.call.arguments }] }, { role: 'tool', toolCallId: id, content: '14:05 in Lisbon' }] });
+    const second = await run({ model, tools, messages: [...ask, { role: 'assistant', toolCalls: [{ id, name: 'get_time', arguments: first.call.arguments }] }, { role: 'tool', toolCallId: id, content: '14:05 in Lisbon' }] });
     expect(second.last).toMatchObject({ type: 'done', finishReason: 'length' });
     expect(second.text).toMatch(/^the tool said 14:05 in Lisbon/);
     const none = await run({ model, messages: ask, tools, tool_choice: 'none' });

@@ -52,7 +52,6 @@ export function unsupported(body: Record<string, unknown>, names: readonly strin
     const v = body[name];
     if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
     if (name === 'n' && v === 1) continue;
-    if ((name === 'tool_choice' && (v === 'auto' || v === 'none')) || (name === 'parallel_tool_calls' && typeof v === 'boolean')) continue;
     return { status: 400, code: 'unsupported_parameter', message: `${name} is not supported by Relaycast's OpenAI-compatible API (docs/compat.md)`, param: name };
   }
   return undefined;

@@ -47,7 +47,8 @@ export function messageSchema(maxChars: number) {
   const toolCall = z.strictObject({ id: toolCallId, name: toolName, arguments: z.string().max(maxChars).refine(isJsonObject, 'a JSON object as a string') });
   return z.discriminatedUnion('role', [
     z.strictObject({ role: z.enum(['system', 'user']), content }),
-    z.strictObject({ role: z.literal('assistant'), content, toolCalls: z.array(toolCall).min(1).max(MAX_CALLS_PER_MESSAGE).optional() }),
+    // An assistant turn that only called tools has no text: its content may be left out.
+    z.strictObject({ role: z.literal('assistant'), content: content.default(''), toolCalls: z.array(toolCall).min(1).max(MAX_CALLS_PER_MESSAGE).optional() }),
     z.strictObject({ role: z.literal('tool'), toolCallId, content }),
   ]);
 }
