@@ -49,8 +49,10 @@ describe('chat completions with tools', () => {
 describe('Responses with tools', () => {
   const tools: OpenAI.Responses.FunctionTool[] = [weather, time].map((f) => ({ type: 'function', strict: false, ...f }));
 
-  it('a function_call item, then text after its function_call_output; the Response repeats the tools', async () => {
-    const first = await client().responses.create({ model: 'mock-anthropic', input: 'weather in Lisbon?', tools, tool_choice: { type: 'function', name: 'get_time' } });
+  it('a function_call item, then text after its function_call_output (the output given back whole); the Response repeats the tools', async () => {
+    // With reasoning (Anthropic thinking), so the output given back holds a reasoning item too.
+    const first = await client().responses.create({ model: 'mock-anthropic', input: 'weather in Lisbon?', tools, tool_choice: { type: 'function', name: 'get_time' }, ...({ mock: { shape: { reasoning: 1 } } } as object) });
+    expect(first.output.map((o) => o.type)).toEqual(['reasoning', 'function_call']);
     const call = first.output.find((o) => o.type === 'function_call');
     if (call?.type !== 'function_call') throw new Error('no function call');
     expect(call.name).toBe('get_time');
@@ -59,7 +61,7 @@ describe('Responses with tools', () => {
     expect(first.tool_choice).toEqual({ type: 'function', name: 'get_time' });
     const events: string[] = [];
     let text = '';
-    const stream = await client().responses.create({ model: 'mock-anthropic', stream: true, tools, input: [{ role: 'user', content: 'weather in Lisbon?' }, call, { type: 'function_call_output', call_id: call.call_id, output: '14:05' }] });
+    const stream = await client().responses.create({ model: 'mock-anthropic', stream: true, tools, input: [{ role: 'user', content: 'weather in Lisbon?' }, ...(first.output as OpenAI.Responses.ResponseInputItem[]), { type: 'function_call_output', call_id: call.call_id, output: '14:05' }] });
     for await (const e of stream) {
       events.push(e.type);
       if (e.type === 'response.output_text.delta') text += e.delta;

@@ -130,8 +130,11 @@ export function chatMessages(list: z.infer<typeof chatMessageWithTools>[]): JobM
 export const responsesFunctionCall = z.looseObject({ type: z.literal('function_call'), call_id: z.string(), name: z.string(), arguments: z.string() });
 export const responsesFunctionOutput = z.looseObject({ type: z.literal('function_call_output'), call_id: z.string(), output: z.union([z.string(), z.array(z.looseObject({ type: z.string(), text: z.string().optional() }))]) });
 
-/** A Responses input item: a message, a function call the model made, or its output. */
-export const responsesInputItem = z.union([responsesItem, responsesFunctionCall, responsesFunctionOutput]);
+/** Reasoning output given back (`input: [...input, ...response.output]`): native messages carry no reasoning. */
+const responsesReasoning = z.looseObject({ type: z.literal('reasoning') });
+
+/** A Responses input item: a message, a function call the model made, its output, or reasoning (not sent on). */
+export const responsesInputItem = z.union([responsesItem, responsesFunctionCall, responsesFunctionOutput, responsesReasoning]);
 
 /**
  * Responses input items as native messages: a function call joins the assistant turn right before it (or
@@ -149,7 +152,7 @@ export function responsesMessages(items: z.infer<typeof responsesInputItem>[]): 
       const parts = typeof item.output === 'string' ? [] : item.output;
       if (parts.some((p) => p.type !== 'input_text' && p.type !== 'output_text' && p.type !== 'text')) return refused(`input.${i}.output`, 'only text output can be carried');
       out.push({ role: 'tool', toolCallId: item.call_id, content: typeof item.output === 'string' ? item.output : parts.map((p) => p.text ?? '').join('') });
-    } else out.push(nativeMessage(item.role, textOf(item.content)));
+    } else if (item.type !== 'reasoning') out.push(nativeMessage(item.role, textOf(item.content)));
   }
   return out;
 }
