@@ -1,9 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
-import { TOKEN_PREFIX, TokenError, type ApiKeyEntry, type GenerateJob } from '@relaycast/shared';
+import { ChatOwners, TOKEN_PREFIX, TokenError, type ApiKeyEntry, type GenerateJob } from '@relaycast/shared';
 import type { AppDeps } from '../app.js';
 import { bindCaller } from '../request-log.js';
 import { mockSchema } from '../routes/sessions.js';
+import { stopList, stopSchema } from '../stop-param.js';
 import { SESSION_HEADER } from './answer.js';
 import { sendNativeError } from './errors.js';
 import { checkMessages } from './input.js';
@@ -27,6 +28,7 @@ const schema = z.strictObject({
   max_tokens: z.number().int().positive().max(100_000).optional(),
   temperature: z.number().min(0).max(2).optional(),
   seed: z.number().int().optional(),
+  stop: stopSchema.nullable().optional(),
   mock: mockSchema.optional(),
 });
 
@@ -82,6 +84,7 @@ function mayUse(res: Response, chatId: string): boolean {
 /** `POST /ai-sdk/chat`: the DefaultChatTransport's send; starts the turn as a session and streams its UI chunks. */
 export function chatHandler(d: AppDeps) {
   const reconciled = new Map<string, number>();
+  const owners = new ChatOwners(d.redis, d.store.keys);
   return async (req: Request, res: Response): Promise<void> => {
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) {
@@ -102,7 +105,10 @@ export function chatHandler(d: AppDeps) {
     const key = callerOf(res).key;
     const chatKey = d.store.keys.compat.chat(key.tenant, body.id);
     const ttl = d.store.opts.openTtlSeconds + d.store.opts.retentionSeconds;
-    const started = await startSession(d, res, key, { model: body.model, messages, params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed }, mock: body.mock }, reconciled, (id) => d.redis.set(chatKey, id, 'EX', ttl));
+    // Claimed before the session starts, so another tenant's chat id never costs a generation.
+    if (!(await owners.claim(body.id, key.tenant, ttl))) return notFound(res);
+    const params = { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed, stop: stopList(body.stop) };
+    const started = await startSession(d, res, key, { model: body.model, messages, params, mock: body.mock }, reconciled, (id) => d.redis.set(chatKey, id, 'EX', ttl));
     if (!started.ok) return sendNativeError(res, started.status, started.code, started.message, started.headers);
     return streamTurn(d, req, res, started.id);
   };
@@ -134,19 +140,23 @@ async function activeTurn(d: AppDeps, res: Response, chatId: string): Promise<{ 
   return { id, meta };
 }
 
-const chatIdOf = (req: Request, res: Response): string | undefined => {
+/** The same answer for a malformed chat id and another tenant's, so neither tells whether an id is in use. */
+const notFound = (res: Response) => sendNativeError(res, 404, 'chat_not_found', 'no such chat');
+
+/** The path's chat id if the caller may act on it: well formed, the token's chat, not another tenant's. */
+async function chatIdOf(req: Request, res: Response, owners: ChatOwners): Promise<string | undefined> {
   const chatId = String(req.params.chatId);
-  if (!CHAT_ID.test(chatId)) {
-    sendNativeError(res, 404, 'chat_not_found', 'no such chat');
-    return undefined;
-  }
-  return mayUse(res, chatId) ? chatId : undefined;
-};
+  if (!CHAT_ID.test(chatId)) return void notFound(res);
+  if (!mayUse(res, chatId)) return undefined;
+  if (await owners.othersHold(chatId, callerOf(res).key.tenant)) return void notFound(res);
+  return chatId;
+}
 
 /** `GET /ai-sdk/chat/:chatId/stream`: the transport's reconnect. Replays the running turn from its start; 204 when none runs. */
 export function resumeHandler(d: AppDeps) {
+  const owners = new ChatOwners(d.redis, d.store.keys);
   return async (req: Request, res: Response): Promise<void> => {
-    const chatId = chatIdOf(req, res);
+    const chatId = await chatIdOf(req, res, owners);
     if (chatId === undefined) return;
     const turn = await activeTurn(d, res, chatId);
     if (!turn) return void res.status(204).end();
@@ -156,8 +166,9 @@ export function resumeHandler(d: AppDeps) {
 
 /** `POST /ai-sdk/chat/:chatId/stop`: a disconnect never stops a turn; this does (the native cancel). */
 export function stopHandler(d: AppDeps) {
+  const owners = new ChatOwners(d.redis, d.store.keys);
   return async (req: Request, res: Response): Promise<void> => {
-    const chatId = chatIdOf(req, res);
+    const chatId = await chatIdOf(req, res, owners);
     if (chatId === undefined) return;
     const turn = await activeTurn(d, res, chatId);
     if (!turn) return void res.status(200).json({ chatId, stopped: false });
@@ -168,8 +179,9 @@ export function stopHandler(d: AppDeps) {
 
 /** `POST /ai-sdk/chat/:chatId/token` (API key only): a short-lived token for a browser, good for this chat alone. */
 export function chatTokenHandler(d: AppDeps) {
-  return (req: Request, res: Response): void => {
-    const chatId = chatIdOf(req, res);
+  const owners = new ChatOwners(d.redis, d.store.keys);
+  return async (req: Request, res: Response): Promise<void> => {
+    const chatId = await chatIdOf(req, res, owners);
     if (chatId === undefined) return;
     const caller = callerOf(res);
     if (caller.chatId !== undefined) return sendNativeError(res, 403, 'forbidden', 'a chat token cannot mint tokens; use an API key');

@@ -6,11 +6,12 @@ import { clearDeadline } from '../deadline.js';
 import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer, type NativeData } from './answer.js';
 import { keyOf, openaiError, sendOpenAIError } from './errors.js';
 import { chatMessage, checkMessages, common, invalid, nativeMessage, textOf, unsupported } from './input.js';
+import { stopList, stopSchema } from '../stop-param.js';
 import { collect } from './session.js';
 import { startSession, type Refusal } from './start.js';
 import { follow, ProtocolSubscriber, startSse, type NativeEvent } from './stream.js';
 
-const REFUSED = ['stop', 'tools', 'tool_choice', 'n', 'top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'parallel_tool_calls', 'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options', 'service_tier', 'verbosity'] as const;
+const REFUSED = ['tools', 'tool_choice', 'n', 'top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'parallel_tool_calls', 'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options', 'service_tier', 'verbosity'] as const;
 
 const schema = z.strictObject({
   ...common,
@@ -18,6 +19,7 @@ const schema = z.strictObject({
   max_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   max_completion_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  stop: stopSchema.nullable().optional(),
   ...Object.fromEntries(REFUSED.map((n) => [n, z.unknown().optional()])),
 });
 
@@ -41,7 +43,7 @@ export function chatCompletionsHandler(d: AppDeps) {
     const tooBig = checkMessages(d.cfg, messages, 'messages');
     if (tooBig) return refuse(tooBig);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: maxTokens, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock }, reconciled);
+    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: maxTokens, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined, stop: stopList(body.stop) }, mock: body.mock }, reconciled);
     if (!started.ok) return refuse(started);
     const meta = { id: `chatcmpl-${started.id}`, created: Math.floor(started.createdAt / 1000), model: started.model };
     res.setHeader(SESSION_HEADER, started.id);

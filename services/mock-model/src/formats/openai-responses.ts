@@ -138,6 +138,8 @@ export const openaiResponses: WireFormat = {
     const messages = messagesOf(b.input);
     if (!messages) return 'input is required';
     if (b.stream !== true) return 'this mock only streams: set stream: true';
+    // The Responses API has no stop sequences, and refuses fields it does not know.
+    if (b.stop !== undefined) return "Unknown parameter: 'stop'.";
     const mock = controls(b);
     return { messages, maxTokens: intOr(b.max_output_tokens), seed: intOr(mock.seed, 0)!, model: String(b.model ?? 'mock'), includeUsage: true, mock };
   },
