@@ -38,6 +38,8 @@ export interface CreateSessionRequest {
   max_tokens?: number;
   temperature?: number;
   seed?: number;
+  /** The answer ends before the first of these (a string, or up to 4), with finish reason `stop`. */
+  stop?: string | string[];
   mock?: MockControls;
 }
 
