@@ -143,24 +143,42 @@ async function activeTurn(d: AppDeps, res: Response, chatId: string): Promise<{ 
 /** The same answer for a malformed chat id and another tenant's, so neither tells whether an id is in use. */
 const notFound = (res: Response) => sendNativeError(res, 404, 'chat_not_found', 'no such chat');
 
-/** The path's chat id if the caller may act on it: well formed, the token's chat, not another tenant's. */
-async function chatIdOf(req: Request, res: Response, owners: ChatOwners): Promise<string | undefined> {
+/** The path's chat id if it is well formed and, for a chat token, the token's chat. */
+function pathChatId(req: Request, res: Response): string | undefined {
   const chatId = String(req.params.chatId);
   if (!CHAT_ID.test(chatId)) return void notFound(res);
-  if (!mayUse(res, chatId)) return undefined;
+  return mayUse(res, chatId) ? chatId : undefined;
+}
+
+/** The path's chat id if the caller may act on it: {@link pathChatId}, and not another tenant's. */
+async function chatIdOf(req: Request, res: Response, owners: ChatOwners): Promise<string | undefined> {
+  const chatId = pathChatId(req, res);
+  if (chatId === undefined) return undefined;
   if (await owners.othersHold(chatId, callerOf(res).key.tenant)) return void notFound(res);
   return chatId;
+}
+
+/**
+ * The chat id and its running turn, for a caller who may act on it. The turn is read beside the ownership
+ * check, not after it: its key is the caller's tenant's own, so reading it early shows nothing, and a
+ * reconnect pays no extra round trip for the check.
+ */
+async function turnOf(d: AppDeps, req: Request, res: Response, owners: ChatOwners): Promise<{ chatId: string; turn: Awaited<ReturnType<typeof activeTurn>> } | undefined> {
+  const chatId = pathChatId(req, res);
+  if (chatId === undefined) return undefined;
+  const [others, turn] = await Promise.all([owners.othersHold(chatId, callerOf(res).key.tenant), activeTurn(d, res, chatId)]);
+  if (others) return void notFound(res);
+  return { chatId, turn };
 }
 
 /** `GET /ai-sdk/chat/:chatId/stream`: the transport's reconnect. Replays the running turn from its start; 204 when none runs. */
 export function resumeHandler(d: AppDeps) {
   const owners = new ChatOwners(d.redis, d.store.keys);
   return async (req: Request, res: Response): Promise<void> => {
-    const chatId = await chatIdOf(req, res, owners);
-    if (chatId === undefined) return;
-    const turn = await activeTurn(d, res, chatId);
-    if (!turn) return void res.status(204).end();
-    return streamTurn(d, req, res, turn.id);
+    const chat = await turnOf(d, req, res, owners);
+    if (chat === undefined) return;
+    if (!chat.turn) return void res.status(204).end();
+    return streamTurn(d, req, res, chat.turn.id);
   };
 }
 
@@ -168,9 +186,9 @@ export function resumeHandler(d: AppDeps) {
 export function stopHandler(d: AppDeps) {
   const owners = new ChatOwners(d.redis, d.store.keys);
   return async (req: Request, res: Response): Promise<void> => {
-    const chatId = await chatIdOf(req, res, owners);
-    if (chatId === undefined) return;
-    const turn = await activeTurn(d, res, chatId);
+    const chat = await turnOf(d, req, res, owners);
+    if (chat === undefined) return;
+    const { chatId, turn } = chat;
     if (!turn) return void res.status(200).json({ chatId, stopped: false });
     const ended = await cancelSession(d, turn.id, turn.meta);
     res.status(202).json({ chatId, sessionId: turn.id, stopped: ended === false });
