@@ -13,9 +13,10 @@ export function readStops(v: unknown, field: string, o: { single?: boolean; max?
 }
 
 /**
- * Where the answer ends: the offset in the plan's answer text of the first stop sequence (the earliest;
- * at the same offset, the first listed), and which one. Walks the plan once, holding only the end of the
- * text a sequence could still complete.
+ * Where the answer ends, as a server that checks the text after each token sees it: at the first token that
+ * completes a stop sequence, the earliest occurrence then in the text (at the same offset, the first listed).
+ * Returns its offset in the plan's answer text and which sequence. Walks the plan once, holding only the end
+ * of the text a sequence could still complete.
  */
 export function firstStop(plan: MockPlan, sequences: readonly string[]): { at: number; sequence: string } | undefined {
   if (!sequences.length) return undefined;
