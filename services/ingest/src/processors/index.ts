@@ -12,7 +12,7 @@ export const BUILTIN_PROCESSORS: readonly ProcessorDefinition<any>[] = [coalesce
 /** Makes the pipeline of one route for each session. */
 export interface PipelineFactory {
   readonly names: readonly string[];
-  /** `stop`: the request's own stop sequences, a `stop` processor of this session only (see {@link withJobStop}). */
+  /** `stop`: the request's own stop sequences, run as a `stop` processor of this session only, after the route's processors and before coalescing. */
   create(sink: PipelineSink, stop?: readonly string[]): Pipeline;
 }
 
