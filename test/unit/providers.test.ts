@@ -201,6 +201,19 @@ describe('provider requests', () => {
     expect(new URL(get.url).searchParams.get('a')).toBe('1');
   });
 
+  it('a request’s stop sequences go in each format’s own field; Responses and a template without {{stop}} have none', () => {
+    const stop = ['\n\nUser:', 'END'];
+    const j: GenerateJob = { ...withParams, params: { ...withParams.params, stop } };
+    expect(req(route('openai'), j).json.stop).toEqual(stop);
+    expect(req(route('anthropic'), j).json.stop_sequences).toEqual(stop);
+    expect(req(route('ollama'), j).json.options).toEqual({ temperature: 0.5, num_predict: 50, seed: 3, stop });
+    expect(Object.keys(req(route('openai-responses'), j).json)).not.toContain('stop');
+    expect(req(route('sse', { sse: { body: { p: '{{prompt}}', stop: '{{stop}}' }, doneData: '[DONE]' } }), j).json).toEqual({ p: 'Be brief.\nHi', stop });
+    expect(Object.keys(req(route('sse'), j).json)).not.toContain('stop');
+    // Without stop, no format sends the field.
+    for (const p of ['openai', 'anthropic', 'ollama'] as const) expect(JSON.stringify(req(route(p)).json)).not.toMatch(/"stop/);
+  });
+
   it('mock controls (with the seed) go only where the route allows them; route body fields and a path override are used', () => {
     expect(req(route('anthropic')).json.mock).toBeUndefined();
     expect(req(route('anthropic', { allowMock: true })).json.mock).toEqual({ fault: 'drop:1', seed: 3 });

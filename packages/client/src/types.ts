@@ -39,6 +39,8 @@ export interface CreateSessionRequest {
   /** Functions the model may call (README, Tools), and how it chooses among them. */
   tools?: ToolDefinition[];
   tool_choice?: ToolChoice;
+  /** The answer ends before the first of these (a string, or up to 4), with finish reason `stop`. */
+  stop?: string | string[];
   mock?: MockControls;
 }
 

@@ -18,6 +18,7 @@ export const ERRORS = {
   cors_forbidden: { status: 403, retryable: false, meaning: 'this origin may not call the API from a browser' },
   not_found: { status: 404, retryable: false, meaning: 'no such route' },
   session_not_found: { status: 404, retryable: false, meaning: 'unknown or expired session' },
+  chat_not_found: { status: 404, retryable: false, meaning: 'an AI SDK chat id that is malformed or another tenant\'s' },
   method_not_allowed: { status: 405, retryable: false, meaning: 'the route exists for other methods (see Allow)' },
   body_too_large: { status: 413, retryable: false, meaning: 'the body exceeds MAX_BODY_BYTES' },
   too_many_messages: { status: 413, retryable: false, meaning: 'more messages than a session accepts' },

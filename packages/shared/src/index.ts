@@ -1,5 +1,6 @@
 export * from '@relaycast/protocol';
 export * from './api-keys.js';
+export * from './chat-owners.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './keys.js';

@@ -5,7 +5,8 @@ export interface GenerateJob {
   sessionId: string;
   model: string;
   messages: JobMessage[];
-  params: { max_tokens?: number | undefined; temperature?: number | undefined; seed?: number | undefined };
+  /** `stop`: sequences the answer ends before (ingest's per-job stop processor; the provider's own field too). */
+  params: { max_tokens?: number | undefined; temperature?: number | undefined; seed?: number | undefined; stop?: string[] | undefined };
   /** Mock-model controls, forwarded only on routes that allow them. */
   mock?: { intervalMs?: number | undefined; firstTokenMs?: number | undefined; fault?: string | undefined; transcript?: string | undefined; shape?: { reasoning?: number | undefined; blocks?: number | undefined; tools?: number | undefined; noise?: boolean | undefined } | undefined };
   /** The X-Request-Id of the request that created the session, so ingest's log lines can be joined to it. */

@@ -39,6 +39,7 @@ export function withScripts<C>(redis: RedisClient): RedisClient & C {
 export const AdmitCode = { Admitted: 1, OverRate: -1, OverRunning: -2 } as const;
 export const AppendCode = { Appended: 1, Duplicate: 0, Missing: -1, Fenced: -2, Ended: -3, AppendedAfterLoss: 2 } as const;
 export const BeginCode = { Began: 1, Missing: -1, Ended: -3 } as const;
+export const ChatOwnerCode = { Ours: 1, Others: 0 } as const;
 export const CancelCode = { Recorded: 1, Missing: -1, Ended: -3 } as const;
 export const ConnectCode = { Taken: 1, Refused: 0 } as const;
 export const SubscribeCode = { Admitted: 1, SessionFull: 0, Missing: -1, Forbidden: -2, Finished: -3 } as const;

@@ -107,7 +107,7 @@ async function stream(run: Run, factory: PipelineFactory): Promise<{ end: Ending
         log.info({ from, to, code: e.code, err: e.message }, 'route failed before any content; falling back');
       },
     });
-    for await (const e of pipeline(events, factory, stopper)) {
+    for await (const e of pipeline(events, factory, stopper, job.params.stop)) {
       if (e.type === 'done' || e.type === 'error') f.upstreamEnd = e;
       else if (!run.appender.failure) run.appender.push(e);
       if (run.appender.failure) stopper.stop({ kind: 'append-failed', cause: run.appender.failure });

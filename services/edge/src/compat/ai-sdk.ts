@@ -1,10 +1,11 @@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
-import { TOKEN_PREFIX, TokenError, type ApiKeyEntry } from '@relaycast/shared';
+import { ChatOwners, TOKEN_PREFIX, TokenError, type ApiKeyEntry } from '@relaycast/shared';
 import type { AppDeps } from '../app.js';
 import { bindCaller } from '../request-log.js';
 import { mockSchema } from '../routes/sessions.js';
 import { isToolIssue, jobTools, toolChoiceSchema, toolsSchema } from '../routes/tools-schema.js';
+import { stopList, stopSchema } from '../stop-param.js';
 import { SESSION_HEADER } from './answer.js';
 import { sendNativeError } from './errors.js';
 import { checkMessages } from './input.js';
@@ -29,6 +30,7 @@ const schema = z.strictObject({
   max_tokens: z.number().int().positive().max(100_000).optional(),
   temperature: z.number().min(0).max(2).optional(),
   seed: z.number().int().optional(),
+  stop: stopSchema.nullable().optional(),
   mock: mockSchema.optional(),
   // The app's tools, in the native shape (docs/compat.md): the AI SDK itself sends none.
   tools: toolsSchema.optional(),
@@ -87,6 +89,7 @@ function mayUse(res: Response, chatId: string): boolean {
 /** `POST /ai-sdk/chat`: the DefaultChatTransport's send; starts the turn as a session and streams its UI chunks. */
 export function chatHandler(d: AppDeps) {
   const reconciled = new Map<string, number>();
+  const owners = new ChatOwners(d.redis, d.store.keys);
   return async (req: Request, res: Response): Promise<void> => {
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) {
@@ -103,7 +106,10 @@ export function chatHandler(d: AppDeps) {
     const key = callerOf(res).key;
     const chatKey = d.store.keys.compat.chat(key.tenant, body.id);
     const ttl = d.store.opts.openTtlSeconds + d.store.opts.retentionSeconds;
-    const started = await startSession(d, res, key, { model: body.model, messages, params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed }, mock: body.mock, ...jobTools(body) }, reconciled, (id) => d.redis.set(chatKey, id, 'EX', ttl));
+    // Claimed before the session starts, so another tenant's chat id never costs a generation.
+    if (!(await owners.claim(body.id, key.tenant, ttl))) return notFound(res);
+    const params = { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed, stop: stopList(body.stop) };
+    const started = await startSession(d, res, key, { model: body.model, messages, params, mock: body.mock, ...jobTools(body) }, reconciled, (id) => d.redis.set(chatKey, id, 'EX', ttl));
     if (!started.ok) return sendNativeError(res, started.status, started.code, started.message, started.headers);
     return streamTurn(d, req, res, started.id);
   };
@@ -135,32 +141,55 @@ async function activeTurn(d: AppDeps, res: Response, chatId: string): Promise<{ 
   return { id, meta };
 }
 
-const chatIdOf = (req: Request, res: Response): string | undefined => {
+/** The same answer for a malformed chat id and another tenant's, so neither tells whether an id is in use. */
+const notFound = (res: Response) => sendNativeError(res, 404, 'chat_not_found', 'no such chat');
+
+/** The path's chat id if it is well formed and, for a chat token, the token's chat. */
+function pathChatId(req: Request, res: Response): string | undefined {
   const chatId = String(req.params.chatId);
-  if (!CHAT_ID.test(chatId)) {
-    sendNativeError(res, 404, 'chat_not_found', 'no such chat');
-    return undefined;
-  }
+  if (!CHAT_ID.test(chatId)) return void notFound(res);
   return mayUse(res, chatId) ? chatId : undefined;
-};
+}
+
+/** The path's chat id if the caller may act on it: {@link pathChatId}, and not another tenant's. */
+async function chatIdOf(req: Request, res: Response, owners: ChatOwners): Promise<string | undefined> {
+  const chatId = pathChatId(req, res);
+  if (chatId === undefined) return undefined;
+  if (await owners.othersHold(chatId, callerOf(res).key.tenant)) return void notFound(res);
+  return chatId;
+}
+
+/**
+ * The chat id and its running turn, for a caller who may act on it. The turn is read beside the ownership
+ * check, not after it: its key is the caller's tenant's own, so reading it early shows nothing, and a
+ * reconnect pays no extra round trip for the check.
+ */
+async function turnOf(d: AppDeps, req: Request, res: Response, owners: ChatOwners): Promise<{ chatId: string; turn: Awaited<ReturnType<typeof activeTurn>> } | undefined> {
+  const chatId = pathChatId(req, res);
+  if (chatId === undefined) return undefined;
+  const [others, turn] = await Promise.all([owners.othersHold(chatId, callerOf(res).key.tenant), activeTurn(d, res, chatId)]);
+  if (others) return void notFound(res);
+  return { chatId, turn };
+}
 
 /** `GET /ai-sdk/chat/:chatId/stream`: the transport's reconnect. Replays the running turn from its start; 204 when none runs. */
 export function resumeHandler(d: AppDeps) {
+  const owners = new ChatOwners(d.redis, d.store.keys);
   return async (req: Request, res: Response): Promise<void> => {
-    const chatId = chatIdOf(req, res);
-    if (chatId === undefined) return;
-    const turn = await activeTurn(d, res, chatId);
-    if (!turn) return void res.status(204).end();
-    return streamTurn(d, req, res, turn.id);
+    const chat = await turnOf(d, req, res, owners);
+    if (chat === undefined) return;
+    if (!chat.turn) return void res.status(204).end();
+    return streamTurn(d, req, res, chat.turn.id);
   };
 }
 
 /** `POST /ai-sdk/chat/:chatId/stop`: a disconnect never stops a turn; this does (the native cancel). */
 export function stopHandler(d: AppDeps) {
+  const owners = new ChatOwners(d.redis, d.store.keys);
   return async (req: Request, res: Response): Promise<void> => {
-    const chatId = chatIdOf(req, res);
-    if (chatId === undefined) return;
-    const turn = await activeTurn(d, res, chatId);
+    const chat = await turnOf(d, req, res, owners);
+    if (chat === undefined) return;
+    const { chatId, turn } = chat;
     if (!turn) return void res.status(200).json({ chatId, stopped: false });
     const ended = await cancelSession(d, turn.id, turn.meta);
     res.status(202).json({ chatId, sessionId: turn.id, stopped: ended === false });
@@ -169,8 +198,9 @@ export function stopHandler(d: AppDeps) {
 
 /** `POST /ai-sdk/chat/:chatId/token` (API key only): a short-lived token for a browser, good for this chat alone. */
 export function chatTokenHandler(d: AppDeps) {
-  return (req: Request, res: Response): void => {
-    const chatId = chatIdOf(req, res);
+  const owners = new ChatOwners(d.redis, d.store.keys);
+  return async (req: Request, res: Response): Promise<void> => {
+    const chatId = await chatIdOf(req, res, owners);
     if (chatId === undefined) return;
     const caller = callerOf(res);
     if (caller.chatId !== undefined) return sendNativeError(res, 403, 'forbidden', 'a chat token cannot mint tokens; use an API key');

@@ -6,12 +6,13 @@ import { clearDeadline } from '../deadline.js';
 import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer, type NativeData } from './answer.js';
 import { keyOf, openaiError, sendOpenAIError } from './errors.js';
 import { checkMessages, common, invalid, unsupported } from './input.js';
+import { stopList, stopSchema } from '../stop-param.js';
 import { collect } from './session.js';
 import { startSession, type Refusal } from './start.js';
 import { follow, ProtocolSubscriber, startSse, type NativeEvent } from './stream.js';
 import { chatMessageWithTools, chatMessages, chatTool, chatTools, isRefusal } from './tools.js';
 
-const REFUSED = ['stop', 'n', 'top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options', 'service_tier', 'verbosity'] as const;
+const REFUSED = ['n', 'top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options', 'service_tier', 'verbosity'] as const;
 
 const schema = z.strictObject({
   ...common,
@@ -22,6 +23,7 @@ const schema = z.strictObject({
   max_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   max_completion_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  stop: stopSchema.nullable().optional(),
   ...Object.fromEntries(REFUSED.map((n) => [n, z.unknown().optional()])),
 });
 
@@ -44,7 +46,7 @@ export function chatCompletionsHandler(d: AppDeps) {
     const tooBig = checkMessages(d.cfg, messages, 'messages');
     if (tooBig) return refuse(tooBig);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: maxTokens, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock, ...tools }, reconciled);
+    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: maxTokens, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined, stop: stopList(body.stop) }, mock: body.mock, ...tools }, reconciled);
     if (!started.ok) return refuse(started);
     const meta = { id: `chatcmpl-${started.id}`, created: Math.floor(started.createdAt / 1000), model: started.model };
     res.setHeader(SESSION_HEADER, started.id);

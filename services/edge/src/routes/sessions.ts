@@ -8,6 +8,7 @@ import { sendError } from '../http-error.js';
 import { bindSession, requestId } from '../request-log.js';
 import type { EdgeStats } from '../stats.js';
 import { isToolIssue, jobTools, messageSchema, toolChoiceSchema, toolProblem, toolsSchema } from './tools-schema.js';
+import { stopList, stopSchema } from '../stop-param.js';
 
 export interface SessionsDeps {
   cfg: Config;
@@ -39,6 +40,7 @@ function createSchema(cfg: Config) {
     max_tokens: z.number().int().positive().max(100_000).optional(),
     temperature: z.number().min(0).max(2).optional(),
     seed: z.number().int().optional(),
+    stop: stopSchema.optional(),
     mock: mockSchema.optional(),
     tools: toolsSchema.optional(),
     tool_choice: toolChoiceSchema.optional(),
@@ -104,7 +106,7 @@ export function createSessionHandler(d: SessionsDeps) {
       sessionId: id,
       model,
       messages: body.messages,
-      params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed },
+      params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed, stop: stopList(body.stop) },
       ...(body.mock ? { mock: body.mock } : {}),
       ...(reqId ? { requestId: reqId } : {}),
       keyId: key.id,

@@ -12,7 +12,8 @@ export const BUILTIN_PROCESSORS: readonly ProcessorDefinition<any>[] = [coalesce
 /** Makes the pipeline of one route for each session. */
 export interface PipelineFactory {
   readonly names: readonly string[];
-  create(sink: PipelineSink): Pipeline;
+  /** `stop`: the request's own stop sequences, run as a `stop` processor of this session only, after the route's processors and before coalescing. */
+  create(sink: PipelineSink, stop?: readonly string[]): Pipeline;
 }
 
 /**
@@ -44,10 +45,29 @@ export function compilePipelines(cfg: Config, extra: readonly ProcessorDefinitio
       }
     });
     const names = specs.map((s) => s.type);
-    out.set(name, { names, create: (sink) => new Pipeline(makers.map((m) => m()), names, sink) });
+    // After the last of the route's own processors that is not coalescing (by default: right before it).
+    let at = specs.length;
+    while (at > 0 && specs[at - 1]!.type === coalesce.type) at--;
+    out.set(name, {
+      names,
+      create: (sink, stop) => {
+        const stages = makers.map((m) => m());
+        if (!stop?.length) return new Pipeline(stages, names, sink);
+        const own = stopSequences.setup({ sequences: [...stop] }, { cfg })();
+        return new Pipeline(insertAt(stages, at, own), insertAt(names, at, stopSequences.type), sink);
+      },
+    });
   }
   return out;
 }
+
+/**
+ * A request's stop sequences run as a `stop` processor of its session alone, after the route's own
+ * processors: the answer never holds a sequence whatever the upstream does (not every provider has a stop
+ * field), and what it cuts has already been redacted and capped as the route says. Coalescing comes after
+ * it, so what coalescing held is flushed, not lost, when the stop ends the answer.
+ */
+const insertAt = <T>(list: readonly T[], i: number, item: T): T[] => [...list.slice(0, i), item, ...list.slice(i)];
 
 export { Pipeline, type PipelineSink } from './pipeline.js';
 export { defineProcessor, type Processor, type ProcessorDefinition, type ProcessorOutput, type StreamEvent } from './processor.js';

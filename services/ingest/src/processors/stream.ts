@@ -8,15 +8,19 @@ import type { StreamEvent } from './processor.js';
  * processors emit comes out (including what they emit later, from a timer, such as coalescing), then the
  * upstream's own terminal event if it reached one. A processor's finish or failure becomes a stop reason,
  * which aborts the upstream. When the upstream is over, processors flush what they hold, or drop it when
- * the stop reason abandons the work. A failure that is no stop reason is thrown after the flush.
+ * the stop reason abandons the work. A failure that is no stop reason is thrown after the flush. `stop`:
+ * the request's stop sequences (the job's `params.stop`), run as a processor of this session.
  */
-export function pipeline(source: AsyncIterable<RelaycastEvent>, factory: PipelineFactory, stopper: Stopper): AsyncIterable<RelaycastEvent> {
+export function pipeline(source: AsyncIterable<RelaycastEvent>, factory: PipelineFactory, stopper: Stopper, stop?: readonly string[]): AsyncIterable<RelaycastEvent> {
   const out = new Channel<RelaycastEvent>();
-  const p = factory.create({
-    emit: (e) => out.push(e),
-    finish: (finishReason) => stopper.stop({ kind: 'finish', finishReason }),
-    fail: (processor, cause) => stopper.stop({ kind: 'processor-failed', processor, cause }),
-  });
+  const p = factory.create(
+    {
+      emit: (e) => out.push(e),
+      finish: (finishReason) => stopper.stop({ kind: 'finish', finishReason }),
+      fail: (processor, cause) => stopper.stop({ kind: 'processor-failed', processor, cause }),
+    },
+    stop,
+  );
   void (async () => {
     let end: RelaycastEvent | undefined;
     let failure: unknown;

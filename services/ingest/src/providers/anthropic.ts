@@ -28,6 +28,7 @@ export const anthropic: Provider = {
       stream: true,
       temperature: p.temperature,
       top_p: p.top_p,
+      stop_sequences: p.stop,
     };
     return jsonPost(route, job, endpoint(route, 'v1/messages'), body, { 'anthropic-version': API_VERSION, ...(apiKey ? { 'x-api-key': apiKey } : {}) });
   },

@@ -14,7 +14,7 @@ export const ollama: Provider = {
   format: 'ndjson',
   request(route: Route, job: GenerateJob, apiKey) {
     const p = params(route, job);
-    const options = definedOnly({ temperature: p.temperature, top_p: p.top_p, num_predict: p.max_tokens, seed: p.seed });
+    const options = definedOnly({ temperature: p.temperature, top_p: p.top_p, num_predict: p.max_tokens, seed: p.seed, stop: p.stop });
     const body = { model: route.model, ...ollamaTools(job), stream: true, ...(Object.keys(options).length ? { options } : {}) };
     return jsonPost(route, job, endpoint(route, 'api/chat'), body, bearer(apiKey), 'application/x-ndjson');
   },

@@ -13,6 +13,7 @@ export const openaiResponses: Provider = {
   format: 'sse',
   request(route: Route, job: GenerateJob, apiKey) {
     const p = params(route, job);
+    // The Responses API has no stop field: the session's stop processor alone ends the answer at one.
     const body = { model: route.model, ...responsesTools(job), stream: true, max_output_tokens: p.max_tokens, temperature: p.temperature, top_p: p.top_p };
     return jsonPost(route, job, endpoint(route, 'v1/responses'), body, bearer(apiKey));
   },

@@ -12,6 +12,7 @@ const FINISH: Record<string, string> = { stop: 'stop', length: 'length', tool_ca
 export const openai: Provider = {
   format: 'sse',
   request(route: Route, job: GenerateJob, apiKey) {
+    // `stop` is Chat Completions' own field (up to 4, as the edge allows), sent as the request gave it.
     const body = { model: route.model, ...openaiChatTools(job), stream: true, stream_options: { include_usage: true }, ...params(route, job) };
     return jsonPost(route, job, endpoint(route, 'v1/chat/completions'), body, bearer(apiKey));
   },

@@ -31,7 +31,7 @@ function options(route: Route): SseOptions {
 
 function templateVars(route: Route, job: GenerateJob): Record<string, unknown> {
   const p = params(route, job);
-  return { messages: job.messages, prompt: job.messages.map((m) => m.content).join('\n'), model: route.model, max_tokens: p.max_tokens, temperature: p.temperature, seed: p.seed };
+  return { messages: job.messages, prompt: job.messages.map((m) => m.content).join('\n'), model: route.model, max_tokens: p.max_tokens, temperature: p.temperature, seed: p.seed, stop: p.stop };
 }
 
 /** Replaces every string that is exactly `{{name}}` with the value (dropping object keys whose value is unset). */

@@ -139,6 +139,8 @@ export const openaiResponses: WireFormat = {
     const messages = messagesOf(b.input);
     if (!messages) return 'input is required';
     if (b.stream !== true) return 'this mock only streams: set stream: true';
+    // The Responses API has no stop sequences, and refuses fields it does not know.
+    if (b.stop !== undefined) return "Unknown parameter: 'stop'.";
     const mock = controls(b);
     const tools = responsesTools(b);
     if (typeof tools === 'string') return tools;
