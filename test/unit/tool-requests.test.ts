@@ -65,6 +65,9 @@ describe('tools in provider requests', () => {
     expect(body('anthropic')).toEqual(want);
     const choices = (['auto', 'none', 'required'] as const).map((toolChoice) => body('anthropic', { ...roundTrip, toolChoice }).tool_choice);
     expect(choices).toEqual([{ type: 'auto' }, { type: 'none' }, { type: 'any' }] satisfies Anthropic.ToolChoice[]);
+    // The API refuses tool_use blocks in a request without tools: the ones used are defined, and not callable.
+    const noTools = body('anthropic', { ...roundTrip, tools: undefined, toolChoice: undefined });
+    expect([noTools.tools, noTools.tool_choice]).toEqual([[{ name: 'get_weather', input_schema: { type: 'object' } }], { type: 'none' }] satisfies [Anthropic.Tool[], Anthropic.ToolChoice]);
   });
 
   it('Ollama: function tools (only the chosen one), assistant tool_calls with object arguments, role tool naming the tool', () => {

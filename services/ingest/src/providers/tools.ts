@@ -62,7 +62,7 @@ export function anthropicTools(job: GenerateJob): { messages: unknown[]; tools?:
     else messages.push({ role: m.role, content: m.content });
   }
   const tools = offered(job);
-  if (!tools.length) return { messages };
+  if (!tools.length) return { messages, ...roundTripOnly(job) };
   const c = job.toolChoice;
   const choice = c === undefined ? undefined : c === 'auto' ? { type: 'auto' } : c === 'none' ? { type: 'none' } : c === 'required' ? { type: 'any' } : { type: 'tool', name: c.name };
   return {
@@ -70,6 +70,17 @@ export function anthropicTools(job: GenerateJob): { messages: unknown[]; tools?:
     tools: tools.map((t) => ({ name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), input_schema: t.parameters })),
     ...(choice ? { tool_choice: choice } : {}),
   };
+}
+
+/**
+ * Anthropic refuses `tool_use` and `tool_result` blocks in a request that defines no tools. A round trip
+ * sent without tools (the caller wants an answer, no more calls) defines the tools it used, with any input,
+ * and forbids calling them: what the caller asked for, in a request the API takes.
+ */
+function roundTripOnly(job: GenerateJob): { tools?: unknown[]; tool_choice?: unknown } {
+  const names = [...new Set(job.messages.flatMap((m) => toolCallsOf(m).map((c) => c.name)))];
+  if (!names.length) return {};
+  return { tools: names.map((name) => ({ name, input_schema: { type: 'object' } })), tool_choice: { type: 'none' } };
 }
 
 /**
