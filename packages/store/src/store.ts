@@ -1,7 +1,7 @@
 import { FencedError, SessionEndedError, SessionMissingError } from './errors.js';
 import { eventData, type RelaycastEvent, type SessionStatus } from '@relaycast/protocol';
 import { entryId, seqOfEntryId } from '@relaycast/protocol';
-import type { KeySpace } from './keys.js';
+import { keySpace, type KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { AppendCode, BeginCode, CancelCode, withScripts, type ScriptArg } from './scripts.js';
 
@@ -151,4 +151,17 @@ export function parseLiveMessage(message: string): StoredEntry[] {
   const out: StoredEntry[] = [];
   for (let i = 1; i + 1 < parts.length; i += 2) out.push({ seq: first + (i - 1) / 2, type: parts[i]!, data: parts[i + 1]! });
   return out;
+}
+
+/** The settings a session store takes from a service's config. */
+export interface StoreSettings {
+  REDIS_KEY_PREFIX: string;
+  STREAM_MAXLEN: number;
+  RETENTION_SECONDS: number;
+  QUEUED_TTL_SECONDS: number;
+}
+
+/** The session store every service uses, with retention and limits from config. */
+export function storeFor(cfg: StoreSettings, redis: RedisClient): SessionStore {
+  return new SessionStore(redis, keySpace(cfg.REDIS_KEY_PREFIX), { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
 }
