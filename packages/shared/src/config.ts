@@ -3,7 +3,7 @@ import { parseRedisTarget, type RedisTarget } from '@relaycast/store';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { defaultRoutes, routesSchema, type Routes } from './routes.js';
-import { commonSettings, CONFIG_VARIABLES } from './settings.js';
+import { CONFIG_VARIABLES, type commonSettings } from './settings.js';
 
 type Settings = typeof commonSettings & z.ZodRawShape;
 

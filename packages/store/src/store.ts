@@ -3,11 +3,11 @@ import { eventData, type RelaycastEvent, type SessionStatus } from '@relaycast/p
 import { entryId, seqOfEntryId } from '@relaycast/protocol';
 import { keySpace, type KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { AppendCode, BeginCode, CancelCode, withScripts, type ScriptArg } from './scripts.js';
+import { AppendCode, BeginCode, CancelCode, commandsOf, type ScriptArg } from './scripts.js';
 
 type ScriptReply = [number, number | string, ...(number | string)[]];
-/** The scripts a session store runs (lua/append-3.lua, begin-1.lua, cancel-2.lua). */
-interface ScriptCommands {
+/** The Redis commands a session store runs, and nothing else: its scripts (append-3.lua, begin-1.lua, cancel-2.lua) and five plain commands. */
+export interface SessionCommands extends Pick<RedisClient, 'multi' | 'hgetall' | 'xrange' | 'hget' | 'exists'> {
   rcAppend(...args: ScriptArg[]): Promise<ScriptReply>;
   rcBegin(...args: ScriptArg[]): Promise<ScriptReply>;
   rcCancel(...args: ScriptArg[]): Promise<ScriptReply>;
@@ -48,10 +48,10 @@ export interface StoreOptions {
  * append-3.lua (one round trip: XADD, metadata, TTL and the live notification together).
  */
 export class SessionStore {
-  readonly redis: RedisClient & ScriptCommands;
+  readonly redis: SessionCommands;
 
-  constructor(redis: RedisClient, readonly keys: KeySpace, readonly opts: StoreOptions) {
-    this.redis = withScripts<ScriptCommands>(redis);
+  constructor(redis: RedisClient | SessionCommands, readonly keys: KeySpace, readonly opts: StoreOptions) {
+    this.redis = commandsOf<SessionCommands>(redis);
   }
 
   async create(id: string, fields: { model: string; createdAt: number; tenant?: string; keyId?: string }): Promise<void> {
