@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ChatOwners, keySpace } from '@relaycast/shared';
+import { ChatOwners, keySpace } from '@relaycast/store';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 // chat-owner-1.lua on a real Redis: the first tenant holds a chat id, its turns renew the hold.

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, loadConfig } from '@relaycast/shared';
+import { ConfigError } from '@relaycast/shared';
+import { loadIngestConfig } from '../../services/ingest/src/config.js';
 import { z } from 'zod';
 import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '../../services/ingest/src/processors/index.js';
 import { compilePatterns, StreamRedactor } from '../../services/ingest/src/processors/redact.js';
@@ -9,7 +10,7 @@ import { trimStart } from '../../docs/examples/trim-start.js';
 
 /** A route's compiled pipeline, as ingest builds it at start-up. */
 function pipelineOf(processors: object[], extra: ProcessorDefinition<any>[] = [], stop?: string[]) {
-  const cfg = loadConfig({ ROUTES_JSON: JSON.stringify({ r: { provider: 'openai', baseUrl: 'http://127.0.0.1:1', model: 'm', processors } }), DEFAULT_MODEL: 'r' });
+  const cfg = loadIngestConfig({ ROUTES_JSON: JSON.stringify({ r: { provider: 'openai', baseUrl: 'http://127.0.0.1:1', model: 'm', processors } }), DEFAULT_MODEL: 'r' });
   const factory = compilePipelines(cfg, extra).get('r')!;
   const out: StreamEvent[] = [];
   const finished: string[] = [];

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { PROVIDER_ADAPTERS } from '../../services/ingest/src/providers/index.js';
 import { BodyDecoder } from '../../services/ingest/src/upstream.js';
 import { decodeChunks, providerRoute, transcript } from '../helpers/provider-decode.js';

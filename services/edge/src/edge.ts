@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { closeRedis, createLogger, createRedis, settleWithin, encodeComment, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
+import { closeRedis, createRedis, settleWithin, keySpace, Limiter, storeFor } from '@relaycast/store';
+import { createLogger, type GenerateJob, type Logger } from '@relaycast/shared';
+import type { EdgeConfig } from './config.js';
+import { encodeComment } from './sse.js';
 import { createApp } from './app.js';
 import { edgeServer, listen } from './http-server.js';
 import { eventsRoute } from './routes/events.js';
@@ -45,7 +48,7 @@ const HEARTBEAT = encodeComment('');
  * anything, when production lacks its API keys or token secret.
  */
 /** Streams and sockets fit the open-file limit with room to spare, so accept() never meets EMFILE. */
-function withFdBudget(cfg: Config, log: Logger): { cfg: Config; budget: ReturnType<typeof fdBudget> } {
+function withFdBudget(cfg: EdgeConfig, log: Logger): { cfg: EdgeConfig; budget: ReturnType<typeof fdBudget> } {
   const budget = fdBudget(cfg.MAX_CONNECTIONS, readFdLimits());
   if (budget.maxStreams < cfg.MAX_CONNECTIONS) log.warn({ configured: cfg.MAX_CONNECTIONS, used: budget.maxStreams, fdLimit: budget.soft }, 'MAX_CONNECTIONS lowered to fit the open-file limit');
   log.info({ fdSoft: budget.soft, fdHard: budget.hard, maxSockets: budget.maxSockets, maxConnections: budget.maxStreams }, 'connection budget');
@@ -53,7 +56,7 @@ function withFdBudget(cfg: Config, log: Logger): { cfg: Config; budget: ReturnTy
 }
 
 /** Three Redis connections whatever the load (commands, the one pub/sub connection, BullMQ's) and what uses them. */
-function connectStorage(cfg: Config, log: Logger) {
+function connectStorage(cfg: EdgeConfig, log: Logger) {
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
   const [redis, sub, queueConn] = [createRedis(cfg.redis, 'edge-cmd'), createRedis(cfg.redis, 'edge-sub', { subscriber: true }), createRedis(cfg.redis, 'edge-queue')];
   for (const c of [redis, sub, queueConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
@@ -65,7 +68,7 @@ function connectStorage(cfg: Config, log: Logger) {
   return { redis, sub, queueConn, store: storeFor(cfg, redis), queue, limiter: new Limiter(redis, keys) };
 }
 
-export async function startEdge(given: Config, log: Logger = createLogger('edge', given.LOG_LEVEL)): Promise<Edge> {
+export async function startEdge(given: EdgeConfig, log: Logger = createLogger('edge', given.LOG_LEVEL)): Promise<Edge> {
   const { cfg, budget } = withFdBudget(given, log);
   const credentials = resolveCredentials(cfg, log);
   const auth = new EdgeAuth(credentials.keys, credentials.tokens, cfg.TOKEN_TTL_SECONDS * 1000);
@@ -149,7 +152,7 @@ async function drainAcross(server: Server, hub: Hub, state: { draining: boolean 
   }, Math.random() * windowMs))));
 }
 
-function warnIfPageMissing(cfg: Config, log: Logger): void {
+function warnIfPageMissing(cfg: EdgeConfig, log: Logger): void {
   const page = join(resolveWebDir(cfg.WEB_DIR), 'index.html');
   if (!existsSync(page)) log.warn({ page }, 'web page not built: / answers 503 web_not_built until npm run build makes it');
 }

@@ -1,4 +1,5 @@
-import { parseLiveMessage, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
+import { parseLiveMessage, type RedisClient, type SessionStore } from '@relaycast/store';
+import type { Logger } from '@relaycast/shared';
 import { Topic } from './topic.js';
 import type { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';

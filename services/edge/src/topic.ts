@@ -1,4 +1,6 @@
-import { encodeFrame, isTerminal, type SessionStore, type StoredEntry } from '@relaycast/shared';
+import { isTerminal } from '@relaycast/protocol';
+import type { SessionStore, StoredEntry } from '@relaycast/store';
+import { encodeFrame } from './sse.js';
 import type { EdgeStats } from './stats.js';
 import type { LiveEntry, Subscriber } from './subscriber.js';
 

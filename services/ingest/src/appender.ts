@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { FencedError, SessionEndedError, SessionMissingError, isTerminal, type RelaycastEvent, type SessionStore } from '@relaycast/shared';
+import { isTerminal, type RelaycastEvent } from '@relaycast/protocol';
+import { FencedError, SessionEndedError, SessionMissingError, type SessionStore } from '@relaycast/store';
 import { mergeInto, owned } from './merge.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { ErrorCode, EventOf } from '@relaycast/shared';
+import type { ErrorCode, EventOf } from '@relaycast/protocol';
 
 /**
  * A failure that ends a generation with an `error` event. `retryable` says whether retrying the whole

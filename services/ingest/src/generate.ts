@@ -1,4 +1,7 @@
-import { errorEvent, FencedError, SessionEndedError, SessionMissingError, type Config, type GenerateJob, type RelaycastEvent, type Logger, type SessionStore } from '@relaycast/shared';
+import { errorEvent, type RelaycastEvent } from '@relaycast/protocol';
+import { FencedError, SessionEndedError, SessionMissingError, type SessionStore } from '@relaycast/store';
+import type { GenerateJob, Logger } from '@relaycast/shared';
+import type { IngestConfig } from './config.js';
 import { Appender } from './appender.js';
 import type { Control } from './control.js';
 import { ending, Stopper, type Ending, type Finished } from './ending.js';
@@ -11,7 +14,7 @@ import { estimateTokens } from './providers/estimate.js';
 import { upstream, type Dispatchers } from './upstream.js';
 
 export interface GenerateDeps {
-  cfg: Config;
+  cfg: IngestConfig;
   store: SessionStore;
   control: Control;
   dispatchers: Dispatchers;

@@ -1,4 +1,4 @@
-import { CONTENT_TYPES, contentText, type RelaycastEvent } from '@relaycast/shared';
+import { CONTENT_TYPES, contentText, type RelaycastEvent } from '@relaycast/protocol';
 
 /**
  * The one place that decides what counts as content and how much of it there is. "Content started" is

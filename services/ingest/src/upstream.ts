@@ -1,13 +1,15 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import { createParser } from 'eventsource-parser';
-import { fallbackChain, type Config, type EventOf, type GenerateJob, type RelaycastEvent, type Route } from '@relaycast/shared';
+import type { EventOf, RelaycastEvent } from '@relaycast/protocol';
+import { fallbackChain, type GenerateJob, type Route } from '@relaycast/shared';
+import type { IngestConfig } from './config.js';
 import { UpstreamError } from './errors.js';
 import type { OutputMeter } from './output.js';
 import { providerFor, type StreamDecoder, type UpstreamMessage, type UpstreamRequest } from './providers/index.js';
 
 export interface UpstreamOptions {
-  cfg: Config;
+  cfg: IngestConfig;
   dispatchers: Dispatchers;
   /** Aborted when the generation stops: the request is cut and the iterable ends without a terminal event. */
   signal: AbortSignal;
@@ -26,7 +28,7 @@ export interface UpstreamOptions {
 export class Dispatchers {
   private readonly agents = new Map<number, Agent>();
 
-  constructor(private readonly cfg: Config) {}
+  constructor(private readonly cfg: IngestConfig) {}
 
   for(route: Route): Agent {
     const ms = route.timeouts.connectMs ?? this.cfg.UPSTREAM_CONNECT_TIMEOUT_MS;

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
-import { ChatOwners, TOKEN_PREFIX, TokenError, type ApiKeyEntry } from '@relaycast/shared';
+import { TOKEN_PREFIX, TokenError } from '../tokens.js';
+import type { ApiKeyEntry } from '../api-keys.js';
+import { ChatOwners } from '@relaycast/store';
 import type { AppDeps } from '../app.js';
 import { bindCaller } from '../request-log.js';
 import { mockSchema } from '../routes/sessions.js';

@@ -1,4 +1,4 @@
-import { CONTENT_TYPES, parseEvent, type Usage } from '@relaycast/shared';
+import { CONTENT_TYPES, parseEvent, type Usage } from '@relaycast/protocol';
 import type { NativeEvent } from './stream.js';
 
 /** A session's answer so far, folded from its native events (what every non-streaming answer reports). */

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import type { Usage } from '@relaycast/shared';
+import type { Usage } from '@relaycast/protocol';
 import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
 import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer, type NativeData } from './answer.js';

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { ApiKeyEntry } from '@relaycast/shared';
+import type { ApiKeyEntry } from '../api-keys.js';
 import type { EdgeAuth } from '../auth.js';
 import { bindCaller } from '../request-log.js';
 

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { allowsModel, listModels } from '@relaycast/shared';
+import { listModels } from '@relaycast/shared';
+import { allowsModel } from '../api-keys.js';
 import type { AppDeps } from '../app.js';
 import { deadline, timedOut } from '../deadline.js';
 import { requestLog } from '../request-log.js';

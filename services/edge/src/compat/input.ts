@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Config, GenerateJob } from '@relaycast/shared';
+import type { GenerateJob } from '@relaycast/shared';
+import type { EdgeConfig } from '../config.js';
 import { mockSchema } from '../routes/sessions.js';
 import type { Refusal } from './start.js';
 
@@ -23,7 +24,7 @@ export function nativeMessage(role: 'system' | 'developer' | 'user' | 'assistant
 }
 
 /** The native limits on messages (MAX_MESSAGES, MAX_MESSAGE_CHARS), checked on the mapped messages. */
-export function checkMessages(cfg: Config, messages: Message[], param: string): Refusal | undefined {
+export function checkMessages(cfg: EdgeConfig, messages: Message[], param: string): Refusal | undefined {
   if (messages.length === 0) return { status: 400, code: 'invalid_request', message: `${param}: at least one message`, param };
   if (messages.length > cfg.MAX_MESSAGES) return { status: 413, code: 'too_many_messages', message: `${param}: at most ${cfg.MAX_MESSAGES} messages`, param };
   const i = messages.findIndex((m) => m.content.length > cfg.MAX_MESSAGE_CHARS);

@@ -1,4 +1,4 @@
-import type { ToolChoice, ToolDefinition, Usage } from '@relaycast/shared';
+import type { ToolChoice, ToolDefinition, Usage } from '@relaycast/protocol';
 import { RESTARTED, emptyAnswer, fold, type NativeData } from './answer.js';
 import type { NativeEvent } from './stream.js';
 

@@ -1,5 +1,6 @@
 import type { Response } from 'express';
-import { isSessionId, type SessionMeta } from '@relaycast/shared';
+import { isSessionId } from '@relaycast/protocol';
+import type { SessionMeta } from '@relaycast/store';
 import type { AppDeps } from '../app.js';
 import { keyOf } from './errors.js';
 import { ProtocolSubscriber, follow, type NativeEvent } from './stream.js';

@@ -1,5 +1,7 @@
 import type { Response } from 'express';
-import { allowsModel, newSessionId, type ApiKeyEntry, type GenerateJob } from '@relaycast/shared';
+import { newSessionId } from '@relaycast/protocol';
+import type { GenerateJob } from '@relaycast/shared';
+import { allowsModel, type ApiKeyEntry } from '../api-keys.js';
 import { requestId } from '../request-log.js';
 import { admissionRefusal, admit, type SessionsDeps } from '../routes/sessions.js';
 import { checkTools } from './tools.js';

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { encodeComment } from '@relaycast/shared';
+import { encodeComment } from '../sse.js';
 import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
 import { replayThenGoLive } from '../replay.js';

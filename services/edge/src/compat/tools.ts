@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import type { Config, GenerateJob, JobMessage, Route, ToolChoice, ToolDefinition } from '@relaycast/shared';
+import type { JobMessage, ToolChoice, ToolDefinition } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
+import type { EdgeConfig } from '../config.js';
 import { jobTools, messageSchema, toolChoiceSchema, toolProblem, toolsSchema } from '../routes/tools-schema.js';
 import { chatMessage, nativeMessage, responsesItem, textOf } from './input.js';
 import type { Refusal } from './start.js';
@@ -86,7 +88,7 @@ export function chatCalls(calls: z.infer<typeof chatToolCall>[], at: string): { 
  * The native checks on a request's tools and round trip, for every surface that starts sessions: each
  * message's calls and results as the native schema bounds them, then what no schema says (toolProblem).
  */
-export function checkTools(cfg: Config, route: Route, r: { messages: JobMessage[] } & Pick<GenerateJob, 'tools' | 'toolChoice'>): Refusal | undefined {
+export function checkTools(cfg: EdgeConfig, route: Route, r: { messages: JobMessage[] } & Pick<GenerateJob, 'tools' | 'toolChoice'>): Refusal | undefined {
   const schema = messageSchema(cfg.MAX_MESSAGE_CHARS);
   for (const [i, m] of r.messages.entries()) {
     if (m.role !== 'tool' && !(m.role === 'assistant' && m.toolCalls)) continue;

@@ -1,4 +1,4 @@
-import type { JobMessage, ToolCallRecord } from '@relaycast/shared';
+import type { JobMessage, ToolCallRecord } from '@relaycast/protocol';
 
 /** A UI message as the AI SDK sends it: its parts are read loosely (each part type has its own fields). */
 interface UiMessage {

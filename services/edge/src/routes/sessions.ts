@@ -1,7 +1,11 @@
 import type { Request, Response } from 'express';
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import { allowsModel, isSessionId, newSessionId, runningLeaseMs, type Admission, type ApiKeyEntry, type Config, type GenerateJob, type Limiter, type Logger, type SessionMeta, type SessionStore } from '@relaycast/shared';
+import { isSessionId, newSessionId } from '@relaycast/protocol';
+import { runningLeaseMs, type Admission, type Limiter, type SessionMeta, type SessionStore } from '@relaycast/store';
+import type { GenerateJob, Logger } from '@relaycast/shared';
+import type { EdgeConfig } from '../config.js';
+import { allowsModel, type ApiKeyEntry } from '../api-keys.js';
 import { apiKeyOf, owns, sessionCaller, type Caller, type EdgeAuth } from '../auth.js';
 import { landCancel } from '../cancel.js';
 import { sendError } from '../http-error.js';
@@ -11,7 +15,7 @@ import { isToolIssue, jobTools, messageSchema, toolChoiceSchema, toolProblem, to
 import { stopList, stopSchema } from '../stop-param.js';
 
 export interface SessionsDeps {
-  cfg: Config;
+  cfg: EdgeConfig;
   store: SessionStore;
   queue: Queue<GenerateJob>;
   log: Logger;
@@ -33,7 +37,7 @@ export const mockSchema = z.strictObject({
  * Strict: a field the schema does not name is refused, so no request can smuggle an upstream address, a
  * provider key or a header through to ingest. Where the model is called from is the route's business.
  */
-function createSchema(cfg: Config) {
+function createSchema(cfg: EdgeConfig) {
   return z.strictObject({
     model: z.string().max(64).optional(),
     messages: z.array(messageSchema(cfg.MAX_MESSAGE_CHARS)).min(1).max(cfg.MAX_MESSAGES),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { toolCallsOf, type JobMessage, type Route, type ToolChoice, type ToolDefinition } from '@relaycast/shared';
+import { toolCallsOf, type JobMessage, type ToolChoice, type ToolDefinition } from '@relaycast/protocol';
+import type { Route } from '@relaycast/shared';
 
 /** OpenAI's rule for function names, which every provider Relaycast speaks accepts. */
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;

@@ -1,4 +1,4 @@
-import { ConfigError, routesSource, type Config } from '@relaycast/shared';
+import { ConfigError, routesSource, type CommonConfig } from '@relaycast/shared';
 import { coalesce } from './coalesce.js';
 import { maxOutput } from './max-output.js';
 import { Pipeline, type PipelineSink } from './pipeline.js';
@@ -21,7 +21,7 @@ export interface PipelineFactory {
  * runs last unless the route places it (with COALESCE_MS unless it sets `windowMs`): without it every token
  * would be its own Redis round trip. Throws a {@link ConfigError} naming the route and the processor.
  */
-export function compilePipelines(cfg: Config, extra: readonly ProcessorDefinition<any>[] = []): Map<string, PipelineFactory> {
+export function compilePipelines(cfg: CommonConfig, extra: readonly ProcessorDefinition<any>[] = []): Map<string, PipelineFactory> {
   const defs = new Map<string, ProcessorDefinition<any>>();
   for (const d of [...BUILTIN_PROCESSORS, ...extra]) defs.set(d.type, d);
   const out = new Map<string, PipelineFactory>();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { contentText } from '@relaycast/shared';
+import { contentText } from '@relaycast/protocol';
 import { CHARS_PER_TOKEN } from '../providers/estimate.js';
 import { defineProcessor, type ProcessorOutput, type StreamEvent } from './processor.js';
 

@@ -1,4 +1,4 @@
-import type { RelaycastEvent } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
 import type { Stopper } from '../ending.js';
 import type { PipelineFactory } from './index.js';
 import type { StreamEvent } from './processor.js';

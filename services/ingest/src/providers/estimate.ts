@@ -1,4 +1,5 @@
-import type { GenerateJob, Usage } from '@relaycast/shared';
+import type { Usage } from '@relaycast/protocol';
+import type { GenerateJob } from '@relaycast/shared';
 
 /** Roughly 4 characters per token: only used when the provider never reports usage, and marked so. */
 export const CHARS_PER_TOKEN = 4;

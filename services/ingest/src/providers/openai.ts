@@ -1,4 +1,5 @@
-import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { BaseDecoder, finishReason, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, endpoint, jsonPost, params } from './request.js';
 import { openaiChatTools } from './tools.js';

@@ -1,4 +1,5 @@
-import type { EventOf, GenerateJob, RelaycastEvent, Route, Usage } from '@relaycast/shared';
+import type { EventOf, RelaycastEvent, Usage } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { UpstreamError } from '../errors.js';
 import { OutputMeter } from '../output.js';
 import { estimateTokens } from './estimate.js';

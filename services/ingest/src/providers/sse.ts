@@ -1,4 +1,5 @@
-import type { GenerateJob, RelaycastEvent, Route, SseOptions } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route, SseOptions } from '@relaycast/shared';
 import type { UpstreamError } from '../errors.js';
 import { BaseDecoder, inBandError, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, endpoint, mockControls, params } from './request.js';

@@ -1,4 +1,5 @@
-import { toolCallsOf, toolNameOf, type GenerateJob, type JobMessage, type ToolCallRecord } from '@relaycast/shared';
+import { toolCallsOf, toolNameOf, type JobMessage, type ToolCallRecord } from '@relaycast/protocol';
+import type { GenerateJob } from '@relaycast/shared';
 
 /**
  * The native tools and tool round trip (packages/shared/src/tools.ts) in each provider's request shape,

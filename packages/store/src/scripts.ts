@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './redis.js';
 
 /**
@@ -25,7 +26,7 @@ function source(file: string): string {
 }
 
 /** Defines every script of lua/ on `redis` (once per connection); returns the connection, typed with them. */
-export function withScripts<C>(redis: RedisClient): RedisClient & C {
+function withScripts<C>(redis: RedisClient): RedisClient & C {
   for (const file of readdirSync(DIR)) {
     const m = FILE.exec(file);
     if (!m) continue;
@@ -33,6 +34,15 @@ export function withScripts<C>(redis: RedisClient): RedisClient & C {
     if (!(name in redis)) redis.defineCommand(name, { lua: source(file), numberOfKeys: Number(m[2]) });
   }
   return redis as RedisClient & C;
+}
+
+/**
+ * The commands a store class runs: a real connection gets the scripts defined on it; anything else (a
+ * second backend, a fault-injecting wrapper) is taken as already implementing `C`, the class's narrow
+ * interface, which names exactly the Redis commands and scripts it uses.
+ */
+export function commandsOf<C>(redis: RedisClient | C): C {
+  return redis instanceof Redis || redis instanceof Cluster ? withScripts<C>(redis) : (redis as C);
 }
 
 /** Return codes of the scripts, named as each script's header lists them. */

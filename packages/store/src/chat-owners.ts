@@ -1,9 +1,11 @@
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { ChatOwnerCode, withScripts } from './scripts.js';
+import { ChatOwnerCode, commandsOf } from './scripts.js';
 
-interface ChatOwnerCommands {
+/** The Redis commands this class runs: one script and GET. */
+export interface ChatOwnerCommands {
   rcChatOwner(key: string, tenant: string, ttlSeconds: number): Promise<number>;
+  get(key: string): Promise<string | null>;
 }
 
 /**
@@ -12,10 +14,10 @@ interface ChatOwnerCommands {
  * not exist (404) rather than "no turn running" (204), which would confirm the id is in use.
  */
 export class ChatOwners {
-  private readonly redis: RedisClient & ChatOwnerCommands;
+  private readonly redis: ChatOwnerCommands;
 
-  constructor(redis: RedisClient, private readonly keys: KeySpace) {
-    this.redis = withScripts<ChatOwnerCommands>(redis);
+  constructor(redis: RedisClient | ChatOwnerCommands, private readonly keys: KeySpace) {
+    this.redis = commandsOf<ChatOwnerCommands>(redis);
   }
 
   /** Claims the chat for `tenant` (or renews its claim); false when another tenant holds it. One round trip. */
