@@ -8,6 +8,7 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/shared/package.json packages/shared/
+COPY packages/processors/package.json packages/processors/
 COPY packages/client/package.json packages/client/
 COPY packages/client/bin packages/client/bin
 COPY services/edge/package.json services/edge/
@@ -35,6 +36,8 @@ COPY --from=build /app/packages/protocol/dist packages/protocol/dist
 COPY --from=build /app/packages/shared/package.json packages/shared/
 COPY --from=build /app/packages/shared/dist packages/shared/dist
 COPY --from=build /app/packages/shared/lua packages/shared/lua
+COPY --from=build /app/packages/processors/package.json packages/processors/
+COPY --from=build /app/packages/processors/dist packages/processors/dist
 COPY --from=build /app/services/edge/package.json services/edge/
 COPY --from=build /app/services/edge/dist services/edge/dist
 COPY --from=build /app/services/ingest/package.json services/ingest/

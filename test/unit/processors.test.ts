@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '@relaycast/shared';
 import { z } from 'zod';
-import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '../../services/ingest/src/processors/index.js';
-import { compilePatterns, StreamRedactor } from '../../services/ingest/src/processors/redact.js';
+import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '../../packages/processors/src/index.js';
+import { compilePatterns, StreamRedactor } from '../../packages/processors/src/redact.js';
 import { trimStart } from '../../docs/examples/trim-start.js';
 
 /** A route's compiled pipeline, as ingest builds it at start-up. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, contentText, errorEvent, isTerminal, TERMINAL_TYPES, type Config } from '@relaycast/shared';
-import { BUILTIN_PROCESSORS, Pipeline, type Processor, type StreamEvent } from '@relaycast/ingest';
+import { BUILTIN_PROCESSORS, Pipeline, type Processor, type StreamEvent } from '@relaycast/processors';
 import { PublishInputError, toWire, type PublishEvent, type WireEvent } from './events.js';
 
 /**

@@ -1,7 +1,7 @@
+import { CHARS_PER_TOKEN } from '@relaycast/processors';
 import type { GenerateJob, Usage } from '@relaycast/shared';
 
-/** Roughly 4 characters per token: only used when the provider never reports usage, and marked so. */
-export const CHARS_PER_TOKEN = 4;
+/** Only used when the provider never reports usage, and marked so. */
 
 export function estimateTokens(job: GenerateJob, outputChars: number): Usage {
   const input = job.messages.reduce((n, m) => n + m.content.length, 0);
