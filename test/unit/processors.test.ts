@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '@relaycast/shared';
 import { z } from 'zod';
-import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '../../packages/processors/src/index.js';
+import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '@relaycast/processors';
 import { compilePatterns, StreamRedactor } from '../../packages/processors/src/redact.js';
 import { trimStart } from '../../docs/examples/trim-start.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, fallbackChain, listModels, loadConfig, PROVIDERS } from '@relaycast/shared';
-import { compilePipelines } from '../../packages/processors/src/index.js';
+import { compilePipelines } from '@relaycast/processors';
 
 const routes = (r: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ ROUTES_JSON: JSON.stringify(r), DEFAULT_MODEL: Object.keys(r)[0]!, ...env });
 const ok = { provider: 'openai', baseUrl: 'https://api.openai.com', model: 'gpt-4o-mini' };
