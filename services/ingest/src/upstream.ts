@@ -145,7 +145,7 @@ function attempt(f: () => void): { err: unknown } | undefined {
 
 /**
  * The one place that decides what counts as content and how much of it there is. "Content started" is
- * the line after which an upstream failure can no longer be retried or fall back (upstream.ts), and the
+ * the line after which an upstream failure can no longer be retried or fall back (upstream() above), and the
  * moment time-to-first-token is measured; the character count is what usage is estimated from when the
  * provider never reports it.
  */
