@@ -45,7 +45,6 @@ export const ERRORS = {
   unsupported_part: { status: 400, retryable: false, meaning: 'a message part the AI SDK surface cannot carry (files)' },
   model_not_found: { status: 404, retryable: false, meaning: 'the compat surface knows no model by this name' },
   response_not_found: { status: 404, retryable: false, meaning: 'no Responses API response has this id' },
-  chat_not_found: { status: 404, retryable: false, meaning: 'no AI SDK chat has this id' },
   cancelled: { status: 409, retryable: false, meaning: 'the generation was cancelled before its answer was complete' },
   stream_gap: { status: 500, retryable: false, meaning: 'part of the generation was lost from storage' },
   generation_restarted: { status: 500, retryable: true, meaning: 'the generation restarted after a failure; what was streamed is void' },
