@@ -9,6 +9,7 @@ COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/store/package.json packages/store/
 COPY packages/shared/package.json packages/shared/
+COPY packages/processors/package.json packages/processors/
 COPY packages/client/package.json packages/client/
 COPY packages/client/bin packages/client/bin
 COPY services/edge/package.json services/edge/
@@ -38,6 +39,8 @@ COPY --from=build /app/packages/store/dist packages/store/dist
 COPY --from=build /app/packages/store/lua packages/store/lua
 COPY --from=build /app/packages/shared/package.json packages/shared/
 COPY --from=build /app/packages/shared/dist packages/shared/dist
+COPY --from=build /app/packages/processors/package.json packages/processors/
+COPY --from=build /app/packages/processors/dist packages/processors/dist
 COPY --from=build /app/services/edge/package.json services/edge/
 COPY --from=build /app/services/edge/dist services/edge/dist
 COPY --from=build /app/services/ingest/package.json services/ingest/

@@ -9,7 +9,7 @@ import { startIngest, type Ingest } from '../../services/ingest/src/index.js';
 import { Control } from '../../services/ingest/src/control.js';
 import { generate } from '../../services/ingest/src/generate.js';
 import { IngestMetrics } from '../../services/ingest/src/metrics.js';
-import { compilePipelines } from '../../services/ingest/src/processors/index.js';
+import { compilePipelines } from '@relaycast/processors';
 import { Dispatchers } from '../../services/ingest/src/upstream.js';
 import { startMockModel, type MockModel } from '../../services/mock-model/src/index.js';
 import { scrape, sample } from '../helpers/metrics.js';

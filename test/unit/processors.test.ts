@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '@relaycast/shared';
 import { loadIngestConfig } from '../../services/ingest/src/config.js';
 import { z } from 'zod';
-import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '../../services/ingest/src/processors/index.js';
-import { compilePatterns, StreamRedactor } from '../../services/ingest/src/processors/redact.js';
+import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '@relaycast/processors';
+import { compilePatterns, StreamRedactor } from '../../packages/processors/src/redact.js';
 import { trimStart } from '../../docs/examples/trim-start.js';
 
 /** A route's compiled pipeline, as ingest builds it at start-up. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, fallbackChain, listModels, PROVIDERS } from '@relaycast/shared';
 import { loadIngestConfig } from '../../services/ingest/src/config.js';
-import { compilePipelines } from '../../services/ingest/src/processors/index.js';
+import { compilePipelines } from '@relaycast/processors';
 
 const routes = (r: Record<string, unknown>, env: Record<string, string> = {}) => loadIngestConfig({ ROUTES_JSON: JSON.stringify(r), DEFAULT_MODEL: Object.keys(r)[0]!, ...env });
 const ok = { provider: 'openai', baseUrl: 'https://api.openai.com', model: 'gpt-4o-mini' };

@@ -39,6 +39,17 @@ export const ERRORS = {
   session_cancelled: { status: 409, retryable: false, meaning: 'the session was cancelled: the producer should stop' },
   event_too_large: { status: 413, retryable: false, meaning: 'a published event exceeds PUBLISH_MAX_EVENT_BYTES' },
   batch_too_large: { status: 413, retryable: false, meaning: 'a publish batch exceeds PUBLISH_MAX_BATCH events' },
+  // The OpenAI and AI SDK surfaces (docs/compat.md): their own codes; the body's shape is the surface's
+  missing_api_key: { status: 401, retryable: false, meaning: 'the OpenAI surface got no API key' },
+  invalid_api_key: { status: 401, retryable: false, meaning: 'the OpenAI surface got an unknown API key' },
+  unsupported_parameter: { status: 400, retryable: false, meaning: 'a field the compat surface cannot carry (the message names it)' },
+  unsupported_part: { status: 400, retryable: false, meaning: 'a message part the AI SDK surface cannot carry (files)' },
+  model_not_found: { status: 404, retryable: false, meaning: 'the compat surface knows no model by this name' },
+  response_not_found: { status: 404, retryable: false, meaning: 'no Responses API response has this id' },
+  cancelled: { status: 409, retryable: false, meaning: 'the generation was cancelled before its answer was complete' },
+  stream_gap: { status: 500, retryable: false, meaning: 'part of the generation was lost from storage' },
+  generation_restarted: { status: 500, retryable: true, meaning: 'the generation restarted after a failure; what was streamed is void' },
+  stream_interrupted: { status: 503, retryable: true, meaning: 'this edge stopped following the generation; its result stays readable' },
   // The service
   internal: { status: 500, retryable: false, meaning: 'a bug: the answer could not be made' },
   not_ready: { status: 503, retryable: true, meaning: 'Redis unreachable or the worker stopped' },
@@ -46,6 +57,10 @@ export const ERRORS = {
   edge_full: { status: 503, retryable: true, meaning: 'this edge holds MAX_CONNECTIONS streams' },
   timeout: { status: 503, retryable: true, meaning: 'no answer within REQUEST_TIMEOUT_MS (storage unreachable?)' },
   web_not_built: { status: 503, retryable: false, meaning: 'the web page was not built' },
+  // The client's own results (packages/client: `source: 'client'`), never sent by a server
+  no_eventsource: { status: 0, retryable: false, meaning: 'the client found no EventSource implementation to use' },
+  connection_failed: { status: 0, retryable: true, meaning: 'the client could not reconnect within its limits' },
+  protocol_error: { status: 0, retryable: false, meaning: 'the client received an event it cannot read' },
   // In-band only: the last event of a stream
   stream_lost: { status: 0, retryable: false, meaning: "the session's stream vanished from Redis" },
   worker_failed: { status: 0, retryable: false, meaning: 'the generation failed on every attempt' },

@@ -1,8 +1,18 @@
 import { isTerminal } from '@relaycast/protocol';
-import type { SessionStore, StoredEntry } from '@relaycast/store';
+import { parseLiveMessage, type RedisClient, type SessionStore, type StoredEntry } from '@relaycast/store';
 import { encodeFrame } from './sse.js';
 import type { EdgeStats } from './stats.js';
 import type { LiveEntry, Subscriber } from './subscriber.js';
+
+/**
+ * Where each live notification lands: the hub's one pub/sub connection (hub.ts subscribes a channel per
+ * session with subscribers here) hands the message to its session's topic, and delivery goes on below.
+ */
+export function routeNotifications(sub: RedisClient, byChannel: ReadonlyMap<string, Topic>): void {
+  sub.on('smessage', (channel: string, message: string) => {
+    byChannel.get(channel)?.onEntries(parseLiveMessage(message));
+  });
+}
 
 export function toLiveEntry(e: StoredEntry): LiveEntry {
   return { seq: e.seq, frame: encodeFrame({ id: String(e.seq), event: e.type, data: e.data }), terminal: isTerminal(e) };

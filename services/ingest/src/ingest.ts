@@ -8,7 +8,7 @@ import { LockLost } from './errors.js';
 import { generate, type GenerateDeps } from './generate.js';
 import { JobLock } from './job-lock.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
-import { compilePipelines, type ProcessorDefinition } from './processors/index.js';
+import { compilePipelines, type ProcessorDefinition } from '@relaycast/processors';
 import { Dispatchers } from './upstream.js';
 
 export interface Ingest {

@@ -54,7 +54,7 @@ export function chatAuth(d: AppDeps) {
     const h = req.get('authorization');
     const credential = h === undefined ? undefined : (/^Bearer +(\S+) *$/i.exec(h)?.[1] ?? '');
     const challenge = { 'WWW-Authenticate': 'Bearer realm="relaycast"' };
-    if (!credential) return sendNativeError(res, 401, 'unauthorized', 'send an API key or a chat token: Authorization: Bearer …', challenge);
+    if (!credential) return sendNativeError(res, 'unauthorized', 'send an API key or a chat token: Authorization: Bearer …', challenge);
     let caller: ChatCaller | undefined;
     if (credential.startsWith(TOKEN_PREFIX)) {
       try {
@@ -64,12 +64,12 @@ export function chatAuth(d: AppDeps) {
         if (m && key && key.tenant === claims.tenant) caller = { key, chatId: m[2]! };
       } catch (e) {
         if (!(e instanceof TokenError)) throw e;
-        return sendNativeError(res, 401, 'unauthorized', e.message, challenge);
+        return sendNativeError(res, 'unauthorized', e.message, challenge);
       }
-      if (!caller) return sendNativeError(res, 401, 'unauthorized', 'not a chat token', challenge);
+      if (!caller) return sendNativeError(res, 'unauthorized', 'not a chat token', challenge);
     } else {
       const key = d.auth.keys.lookup(credential);
-      if (!key) return sendNativeError(res, 401, 'unauthorized', 'unknown API key', challenge);
+      if (!key) return sendNativeError(res, 'unauthorized', 'unknown API key', challenge);
       caller = { key };
     }
     bindCaller(res, { tenant: caller.key.tenant, keyId: caller.key.id });
@@ -84,7 +84,7 @@ const callerOf = (res: Response) => res.locals.chatCaller as ChatCaller;
 function mayUse(res: Response, chatId: string): boolean {
   const c = callerOf(res);
   if (c.chatId === undefined || c.chatId === chatId) return true;
-  sendNativeError(res, 403, 'forbidden', 'this chat token belongs to another chat');
+  sendNativeError(res, 'forbidden', 'this chat token belongs to another chat');
   return false;
 }
 
@@ -96,15 +96,15 @@ export function chatHandler(d: AppDeps) {
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return sendNativeError(res, 400, isToolIssue(issue, req.body) ? 'invalid_tool' : 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      return sendNativeError(res, isToolIssue(issue, req.body) ? 'invalid_tool' : 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const body = parsed.data;
     if (!mayUse(res, body.id)) return;
     // Text and answered tool calls are what the native request carries; reasoning and step parts are not sent back.
     const messages = uiMessages(body.messages);
-    if ('filePart' in messages) return sendNativeError(res, 400, 'unsupported_part', `messages.${messages.filePart}: file parts cannot be carried (docs/compat.md)`);
+    if ('filePart' in messages) return sendNativeError(res, 'unsupported_part', `messages.${messages.filePart}: file parts cannot be carried (docs/compat.md)`);
     const bad = checkMessages(d.cfg, messages, 'messages');
-    if (bad) return sendNativeError(res, bad.status, bad.code, bad.message);
+    if (bad) return sendNativeError(res, bad.code, bad.message);
     const key = callerOf(res).key;
     const chatKey = d.store.keys.compat.chat(key.tenant, body.id);
     const ttl = d.store.opts.openTtlSeconds + d.store.opts.retentionSeconds;
@@ -112,7 +112,7 @@ export function chatHandler(d: AppDeps) {
     if (!(await owners.claim(body.id, key.tenant, ttl))) return notFound(res);
     const params = { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed, stop: stopList(body.stop) };
     const started = await startSession(d, res, key, { model: body.model, messages, params, mock: body.mock, ...jobTools(body) }, reconciled, (id) => d.redis.set(chatKey, id, 'EX', ttl));
-    if (!started.ok) return sendNativeError(res, started.status, started.code, started.message, started.headers);
+    if (!started.ok) return sendNativeError(res, started.code, started.message, started.headers);
     return streamTurn(d, req, res, started.id);
   };
 }
@@ -131,7 +131,7 @@ async function streamTurn(d: AppDeps, req: Request, res: Response, id: string): 
     startSse(req, res, { ...UI_HEADERS, [SESSION_HEADER]: id });
     for (const c of chunks.start()) sub.send(frame(c));
   });
-  if (refused) sendNativeError(res, refused.status, refused.code, refused.message, refused.headers);
+  if (refused) sendNativeError(res, refused.code, refused.message, refused.headers);
 }
 
 /** The session of the chat's turn that is still running, if any. */
@@ -144,7 +144,7 @@ async function activeTurn(d: AppDeps, res: Response, chatId: string): Promise<{ 
 }
 
 /** The same answer for a malformed chat id and another tenant's, so neither tells whether an id is in use. */
-const notFound = (res: Response) => sendNativeError(res, 404, 'chat_not_found', 'no such chat');
+const notFound = (res: Response) => sendNativeError(res, 'chat_not_found', 'no such chat');
 
 /** The path's chat id if it is well formed and, for a chat token, the token's chat. */
 function pathChatId(req: Request, res: Response): string | undefined {
@@ -205,7 +205,7 @@ export function chatTokenHandler(d: AppDeps) {
     const chatId = await chatIdOf(req, res, owners);
     if (chatId === undefined) return;
     const caller = callerOf(res);
-    if (caller.chatId !== undefined) return sendNativeError(res, 403, 'forbidden', 'a chat token cannot mint tokens; use an API key');
+    if (caller.chatId !== undefined) return sendNativeError(res, 'forbidden', 'a chat token cannot mint tokens; use an API key');
     const { token, expiresAt } = d.auth.mint(chatClaim(caller.key.id, chatId), caller.key.tenant);
     res.json({ chatId, token, tokenExpiresAt: expiresAt });
   };

@@ -4,7 +4,7 @@ import type { Usage } from '@relaycast/protocol';
 import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
 import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer, type NativeData } from './answer.js';
-import { keyOf, openaiError, sendOpenAIError } from './errors.js';
+import { forwardedError, keyOf, openaiError, sendForwardedError, sendOpenAIError } from './errors.js';
 import { checkMessages, common, invalid, unsupported } from './input.js';
 import { stopList, stopSchema } from '../stop-param.js';
 import { collect } from './session.js';
@@ -33,7 +33,7 @@ export const usageOf = (u: Usage | undefined) => (u ? { prompt_tokens: u.inputTo
 export function chatCompletionsHandler(d: AppDeps) {
   const reconciled = new Map<string, number>();
   return async (req: Request, res: Response): Promise<void> => {
-    const refuse = (r: Refusal) => sendOpenAIError(res, r.status, r.code, r.message, r.headers, r.param ?? null);
+    const refuse = (r: Refusal) => sendOpenAIError(res, r.code, r.message, { headers: r.headers, param: r.param ?? null });
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) return refuse(invalid(parsed.error));
     const body = parsed.data;
@@ -65,7 +65,7 @@ async function streamChunks(d: AppDeps, req: Request, res: Response, id: string,
     startSse(req, res, { [SESSION_HEADER]: id });
     sub.send(frame(chunks.first()));
   });
-  if (refused) sendOpenAIError(res, refused.status, refused.code, refused.message, refused.headers);
+  if (refused) sendOpenAIError(res, refused.code, refused.message, { headers: refused.headers });
 }
 
 const frame = (data: unknown) => Buffer.from(`data: ${JSON.stringify(data)}\n\n`);
@@ -78,10 +78,10 @@ async function answerJson(d: AppDeps, req: Request, res: Response, id: string, m
   clearDeadline(res);
   const how = await collect(d, req, res, id, (e) => fold(a, e), WAIT_MS);
   if (res.writableEnded || res.destroyed) return;
-  if (typeof how === 'object') return sendOpenAIError(res, how.status, how.code, how.message, how.headers);
-  if (how !== 'terminal') return sendOpenAIError(res, 503, 'stream_interrupted', `this edge stopped following the generation; its result stays readable at /v1/sessions/${id}`, { 'Retry-After': '1' });
-  if (a.error) return sendOpenAIError(res, 502, a.error.code, a.error.message);
-  if (a.cancelled !== undefined) return sendOpenAIError(res, 409, 'cancelled', `the generation was cancelled (${a.cancelled})`);
+  if (typeof how === 'object') return sendOpenAIError(res, how.code, how.message, { headers: how.headers });
+  if (how !== 'terminal') return sendOpenAIError(res, 'stream_interrupted', `this edge stopped following the generation; its result stays readable at /v1/sessions/${id}`, { headers: { 'Retry-After': '1' } });
+  if (a.error) return sendForwardedError(res, a.error);
+  if (a.cancelled !== undefined) return sendOpenAIError(res, 'cancelled', `the generation was cancelled (${a.cancelled})`);
   res.json(completion(meta, a));
 }
 
@@ -112,7 +112,7 @@ export class ChatChunks {
   }
 
   event(n: NativeEvent): Record<string, unknown>[] {
-    if (n.type === 'gap') return [openaiError(500, 'stream_gap', 'part of this generation was lost from storage')];
+    if (n.type === 'gap') return [openaiError('stream_gap', 'part of this generation was lost from storage')];
     const a = emptyAnswer();
     fold(a, n);
     const data = JSON.parse(n.data) as NativeData;
@@ -127,15 +127,15 @@ export class ChatChunks {
         return [this.chunk({ tool_calls: [call] })];
       }
       case 'usage': this.usage = a.usage; return [];
-      case 'reset': return this.content ? [openaiError(500, RESTARTED.code, RESTARTED.message)] : [];
+      case 'reset': return this.content ? [openaiError(RESTARTED.code, RESTARTED.message)] : [];
       case 'done': {
         const out = [this.chunk({}, a.finishReason ?? 'stop')];
         const usage = usageOf(a.usage ?? this.usage);
         if (this.includeUsage) out.push({ ...this.meta, object: 'chat.completion.chunk', system_fingerprint: null, choices: [], usage: usage ?? null });
         return out;
       }
-      case 'error': return [openaiError(502, a.error!.code, a.error!.message)];
-      case 'cancelled': return [openaiError(409, 'cancelled', `the generation was cancelled (${a.cancelled})`)];
+      case 'error': return [forwardedError(a.error!)];
+      case 'cancelled': return [openaiError('cancelled', `the generation was cancelled (${a.cancelled})`)];
       default: return [];
     }
   }

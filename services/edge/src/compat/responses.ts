@@ -36,7 +36,7 @@ const CANCEL_WAIT_MS = 5_000;
 const WAIT_MS = 600_000;
 
 const sse = (e: StreamEvent) => Buffer.from(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-const refuse = (res: Response, r: Refusal) => sendOpenAIError(res, r.status, r.code, r.message, r.headers, r.param ?? null);
+const refuse = (res: Response, r: Refusal) => sendOpenAIError(res, r.code, r.message, { headers: r.headers, param: r.param ?? null });
 
 /** `POST /responses`. */
 export function createResponseHandler(d: AppDeps) {
@@ -72,7 +72,7 @@ export function createResponseHandler(d: AppDeps) {
     const how = await collect(d, req, res, started.id, (e) => events.event(e), WAIT_MS);
     if (res.destroyed) return;
     if (typeof how === 'object') return refuse(res, how);
-    if (how !== 'terminal') return refuse(res, { status: 503, code: 'stream_interrupted', message: `this edge stopped following the generation; retrieve resp_${started.id}`, headers: { 'Retry-After': '1' } });
+    if (how !== 'terminal') return refuse(res, { code: 'stream_interrupted', message: `this edge stopped following the generation; retrieve resp_${started.id}`, headers: { 'Retry-After': '1' } });
     res.json(events.snapshot());
   };
 }
@@ -98,7 +98,7 @@ async function baseOf(d: AppDeps, id: string, meta: { createdAt: number; model: 
   return { ...request, sessionId: id, createdAt: meta.createdAt, model: meta.model };
 }
 
-const notFound = (res: Response, raw: string) => sendOpenAIError(res, 404, 'response_not_found', `No response found with id '${raw}'.`, {}, 'response_id');
+const notFound = (res: Response, raw: string) => sendOpenAIError(res, 'response_not_found', `No response found with id '${raw}'.`, { param: 'response_id' });
 
 /** `GET /responses/{id}` (the Response) and `GET /responses/{id}?stream=true&starting_after=N` (resume). */
 export function retrieveResponseHandler(d: AppDeps) {
@@ -110,7 +110,7 @@ export function retrieveResponseHandler(d: AppDeps) {
     res.setHeader(SESSION_HEADER, s.id);
     if (req.query.stream === 'true') {
       const after = req.query.starting_after === undefined ? -1 : Number(req.query.starting_after);
-      if (!Number.isInteger(after) || after < -1) return refuse(res, { status: 400, code: 'invalid_request', message: 'starting_after: a sequence number (integer ≥ 0)', param: 'starting_after' });
+      if (!Number.isInteger(after) || after < -1) return refuse(res, { code: 'invalid_request', message: 'starting_after: a sequence number (integer ≥ 0)', param: 'starting_after' });
       return streamEvents(d, req, res, base, after);
     }
     res.json(await snapshotOf(d, s.id, s.meta.status, base));

@@ -14,8 +14,8 @@ import type { Refusal } from './start.js';
 
 type Native = { tools?: ToolDefinition[]; toolChoice?: ToolChoice };
 
-const refused = (param: string, message: string): Refusal => ({ status: 400, code: 'unsupported_parameter', message: `${param}: ${message} (docs/compat.md)`, param });
-const badTool = (param: string, message: string): Refusal => ({ status: 400, code: 'invalid_tool', message: `${param}: ${message}`, param });
+const refused = (param: string, message: string): Refusal => ({ code: 'unsupported_parameter', message: `${param}: ${message} (docs/compat.md)`, param });
+const badTool = (param: string, message: string): Refusal => ({ code: 'invalid_tool', message: `${param}: ${message}`, param });
 
 /** A function's fields, as both APIs spell them (chat nests them under `function`). */
 const fn = z.looseObject({ name: z.unknown(), description: z.unknown().optional(), parameters: z.unknown().optional(), strict: z.boolean().nullable().optional() });
@@ -54,7 +54,7 @@ function native(tools: Record<string, unknown>[], choice: ToolChoice | undefined
   return jobTools({ tools: t.data, tool_choice: c.data });
 }
 
-const isRefusal = (v: unknown): v is Refusal => !!v && typeof v === 'object' && 'status' in v && 'code' in v;
+const isRefusal = (v: unknown): v is Refusal => !!v && typeof v === 'object' && !Array.isArray(v) && 'code' in v && 'message' in v;
 
 /** Chat Completions: `tools[].function`, `tool_choice`, `parallel_tool_calls` (only its default, true). */
 export function chatTools(body: { tools?: z.infer<typeof chatTool>[] | null | undefined; tool_choice?: unknown; parallel_tool_calls?: boolean | null | undefined }): Native | Refusal {
@@ -98,7 +98,7 @@ export function checkTools(cfg: EdgeConfig, route: Route, r: { messages: JobMess
   const problem = toolProblem({ messages: r.messages, tools: r.tools, tool_choice: r.toolChoice }, route);
   if (!problem) return undefined;
   const param = /^([\w.]+): /.exec(problem)?.[1];
-  return { status: 400, code: 'invalid_tool', message: problem, ...(param ? { param } : {}) };
+  return { code: 'invalid_tool', message: problem, ...(param ? { param } : {}) };
 }
 
 export const chatMessageWithTools = chatMessage.extend({
@@ -123,7 +123,7 @@ export function chatMessages(list: z.infer<typeof chatMessageWithTools>[]): JobM
       out.push({ role: 'assistant', content: content ?? '', toolCalls: calls });
       continue;
     }
-    if (content === undefined) return { status: 400, code: 'invalid_request', message: `messages.${i}: a message without content (and without tool calls) cannot be carried`, param: `messages.${i}.content` };
+    if (content === undefined) return { code: 'invalid_request', message: `messages.${i}: a message without content (and without tool calls) cannot be carried`, param: `messages.${i}.content` };
     out.push(nativeMessage(m.role, content));
   }
   return out;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { contentText, errorEvent, isTerminal, TERMINAL_TYPES } from '@relaycast/protocol';
 import { ConfigError } from '@relaycast/shared';
 import type { EdgeConfig } from '../config.js';
-import { BUILTIN_PROCESSORS, Pipeline, type Processor, type StreamEvent } from '@relaycast/ingest';
+import { BUILTIN_PROCESSORS, Pipeline, type Processor, type StreamEvent } from '@relaycast/processors';
 import { PublishInputError, toWire, type PublishEvent, type WireEvent } from './events.js';
 
 /**

@@ -54,7 +54,7 @@ class AnthropicDecoder extends BaseDecoder {
   /** Content block index -> its tool call (the order tool_use blocks appeared in). */
   private readonly tools = new Map<number, ToolBlock>();
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     const ev = parseJson(m.data);
     switch (ev.type ?? m.event) {
       case 'message_start':

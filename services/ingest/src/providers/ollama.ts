@@ -25,7 +25,7 @@ export const ollama: Provider = {
 class OllamaDecoder extends BaseDecoder {
   private tools = 0;
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     const line = parseJson(m.data);
     if (line.error) throw inBandError(undefined, typeof line.error === 'string' ? line.error : line.error.message);
     const msg = line.message;
@@ -42,7 +42,7 @@ class OllamaDecoder extends BaseDecoder {
       const input = num(line.prompt_eval_count);
       const output = num(line.eval_count);
       // A cached prompt is reported without prompt_eval_count: the output count is real, the input estimated.
-      if (output !== undefined) this.reportUsage(out, input ?? this.estimate().inputTokens, output, input === undefined);
+      if (output !== undefined) this.reportUsage(out, input ?? this.estimatedInputTokens(), output, input === undefined);
       this.ended = true;
     }
   }

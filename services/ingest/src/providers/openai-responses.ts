@@ -45,7 +45,7 @@ class ResponsesDecoder extends BaseDecoder {
    */
   private readonly streamed = new Map<string, { length: number; hash: number }>();
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     const ev = parseJson(m.data);
     // sequence_number orders the events of one response; one we already had is a duplicate.
     const seq = num(ev.sequence_number);

@@ -28,7 +28,7 @@ class OpenAIChatDecoder extends BaseDecoder {
   private lastCall: number | undefined;
   private count = 0;
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     if (m.data === '[DONE]') {
       this.ended = true;
       return;
@@ -41,7 +41,8 @@ class OpenAIChatDecoder extends BaseDecoder {
     if (delta) {
       // DeepSeek and older vLLM stream reasoning as `reasoning_content`, newer vLLM and others as `reasoning`.
       this.text(out, 'thinking', typeof delta.reasoning_content === 'string' && delta.reasoning_content ? delta.reasoning_content : delta.reasoning);
-      this.text(out, 'delta', delta.content);
+      // The answer's text, as a Relaycast `delta` (empty pieces say nothing).
+      if (typeof delta.content === 'string' && delta.content.length > 0) out.push({ type: 'delta', text: delta.content });
       // Tool calls stream as pieces: id and name with the first piece of each index, then argument text.
       if (Array.isArray(delta.tool_calls)) for (const t of delta.tool_calls) this.toolCall(out, this.callIndex(t), t?.id, t?.function?.name, t?.function?.arguments);
     }

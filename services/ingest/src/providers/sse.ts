@@ -51,7 +51,7 @@ class SseDecoder extends BaseDecoder {
     super(job);
   }
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     // An event with no `event:` field is a `message` event (HTML §9.2.6).
     const name = m.event ?? 'message';
     if ((this.o.doneEvent !== undefined && name === this.o.doneEvent) || (this.o.doneData !== undefined && m.data === this.o.doneData)) {
@@ -63,9 +63,9 @@ class SseDecoder extends BaseDecoder {
     this.text(out, 'delta', this.o.textPath === undefined ? m.data : textAt(m.data, this.o.textPath));
   }
 
-  override end() {
+  override end(outputChars: number) {
     if (this.o.eofIsEnd) this.ended = true;
-    return super.end();
+    return super.end(outputChars);
   }
 }
 

@@ -1,20 +1,12 @@
 import { ConfigError, routesSource, type CommonConfig } from '@relaycast/shared';
-import { coalesce } from './coalesce.js';
 import { maxOutput } from './max-output.js';
-import { Pipeline, type PipelineSink } from './pipeline.js';
+import { coalesce, Pipeline, type PipelineFactory } from './pipeline.js';
 import type { Processor, ProcessorDefinition } from './processor.js';
 import { redact } from './redact.js';
 import { stopSequences } from './stop.js';
 
 /** The processors a route may name. A new one is added here (docs/providers.md, "Writing a processor"). */
 export const BUILTIN_PROCESSORS: readonly ProcessorDefinition<any>[] = [coalesce, stopSequences, redact, maxOutput];
-
-/** Makes the pipeline of one route for each session. */
-export interface PipelineFactory {
-  readonly names: readonly string[];
-  /** `stop`: the request's own stop sequences, run as a `stop` processor of this session only, after the route's processors and before coalescing. */
-  create(sink: PipelineSink, stop?: readonly string[]): Pipeline;
-}
 
 /**
  * Checks every route's `processors` against the definitions and prepares them, once, at start-up. Coalescing
@@ -69,5 +61,7 @@ export function compilePipelines(cfg: CommonConfig, extra: readonly ProcessorDef
  */
 const insertAt = <T>(list: readonly T[], i: number, item: T): T[] => [...list.slice(0, i), item, ...list.slice(i)];
 
-export { Pipeline, type PipelineSink } from './pipeline.js';
+export { Pipeline, pipeline, type PipelineFactory, type PipelineSink, type PipelineStopper } from './pipeline.js';
+export { mergeInto, owned } from './merge.js';
+export { CHARS_PER_TOKEN } from './max-output.js';
 export { defineProcessor, type Processor, type ProcessorDefinition, type ProcessorOutput, type StreamEvent } from './processor.js';
