@@ -51,6 +51,13 @@ export async function inspect(address) {
       listeners.delete('HeapProfiler.addHeapSnapshotChunk');
       return chunks.join('');
     },
+    /** Starts V8's sampling profiler; the returned function stops it and resolves with the .cpuprofile object. */
+    async startProfile(intervalUs = 200) {
+      await call('Profiler.enable');
+      await call('Profiler.setSamplingInterval', { interval: intervalUs });
+      await call('Profiler.start');
+      return async () => (await call('Profiler.stop')).profile;
+    },
     close: () => ws.close(),
   };
 }
