@@ -505,7 +505,7 @@ async function guarded(fn, row) {
     return { ...row, error: String(e?.message ?? e) };
   }
 }
-const ctx = { edge, redis, redisPid, relaySession, env: { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix } };
+const ctx = { edge, redis, redisPid, relaySession, env: { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix }, profile: profilePhase ? startPhaseProfile : undefined };
 // --scale=1000,100,5,8,30: sessions, subscribers per session, edges, client processes, seconds of publishing.
 const scaleArg = arg('scale')?.map(Number);
 const scaleSize = scaleArg ? { sessions: scaleArg[0], perSession: scaleArg[1], edges: scaleArg[2] ?? 5, procs: scaleArg[3] ?? 8, seconds: scaleArg[4] ?? 20 } : size({ sessions: 20, perSession: 100, edges: 5, procs: 4, seconds: 5 }, { sessions: 1000, perSession: 100, edges: 5, procs: 8, seconds: 30 });
