@@ -17,7 +17,7 @@ import { createEdgeMetrics } from './metrics.js';
 import { EdgeStats } from './stats.js';
 import { fdBudget, readFdLimits } from './fd-budget.js';
 import { SocketGuard } from './socket-guard.js';
-import type { Subscriber } from './subscriber.js';
+import { heartbeat, type Subscriber } from './subscriber.js';
 import { resolveWebDir } from './web.js';
 import { producerStoreFor, startProducerSweeper } from './publish/index.js';
 
@@ -90,10 +90,9 @@ export async function startEdge(given: EdgeConfig, log: Logger = createLogger('e
   const events = eventsRoute({ cfg, store, hub, log, stats, auth, connections, onSlow, state, count: metrics.count, trust: app.get('trust proxy fn') as (addr: string, i: number) => boolean });
   const server = edgeServer(app, events, hub);
   const guard = new SocketGuard(server, stats.sockets, budget.maxSockets, cfg.HEADERS_TIMEOUT_MS, log);
-  // Comments keep proxies from timing idle streams out (the spec advises one about every 15 s).
-  const heartbeat = setInterval(() => {
-    for (const s of hub.subscribers()) s.write(HEARTBEAT);
-  }, cfg.HEARTBEAT_MS).unref();
+  // Comments keep proxies from timing idle streams out (the spec advises one about every 15 s); a stream
+  // that carried events since is not idle and is skipped (subscriber.ts), hence a tick every half interval.
+  const beats = setInterval(() => heartbeat(hub.subscribers(), HEARTBEAT), cfg.HEARTBEAT_MS / 2).unref();
 
   const port = await listen(server, cfg);
   log.info({ port, host: cfg.HOST }, 'edge listening');
@@ -103,7 +102,7 @@ export async function startEdge(given: EdgeConfig, log: Logger = createLogger('e
   const close = () => {
     closing ??= (async () => {
       state.draining = true;
-      clearInterval(heartbeat);
+      clearInterval(beats);
       producerSweeper.stop();
       hub.stopChecks();
       connections.stop();
