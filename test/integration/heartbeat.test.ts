@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { SessionStore, keySpace, newSessionId } from '@relaycast/shared';
+import { newSessionId } from '@relaycast/protocol';
+import { SessionStore, keySpace } from '@relaycast/store';
 import { readSse } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 import { mintToken } from '../helpers/auth.js';
