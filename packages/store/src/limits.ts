@@ -77,8 +77,24 @@ export class Limiter {
     return { outcome: SUBSCRIBE_OUTCOMES[code] ?? 'not_found', seq: Number(seq) };
   }
 
-  async disconnect(key: string, edgeId: string): Promise<void> {
-    await this.redis.rcDisconnect(key, edgeId);
+  /** Gives back `n` slots of `key` taken by `edgeId` (see disconnect-1.lua). */
+  async disconnect(key: string, edgeId: string, n = 1): Promise<void> {
+    await this.redis.rcDisconnect(key, edgeId, n);
+  }
+
+  /**
+   * Runs `send` with the connection's writes held, so the commands it issues leave in one write and Redis
+   * reads them in one go: one round trip, not one per command. (On a cluster each command goes to the node
+   * that owns its key anyway.)
+   */
+  together<T>(send: () => T): T {
+    const stream = 'stream' in this.redis ? this.redis.stream : undefined;
+    stream?.cork();
+    try {
+      return send();
+    } finally {
+      stream?.uncork();
+    }
   }
 
   /** Records that `edgeId` is alive; returns every live edge. */

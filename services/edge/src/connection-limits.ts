@@ -11,7 +11,9 @@ export type Admission =
 
 /**
  * SSE connections per client address and per session, counted over every edge in Redis (connect-1.lua):
- * one round trip when a stream opens (the session's admission script and the address's slot, in parallel) and two script calls when it closes, nothing per event. Each edge counts its own
+ * one round trip when a stream opens (the session's admission script and the address's slot, sent in one
+ * write) and at most one when it closes: slots given back in one turn of the event loop are summed per key
+ * and sent together (one script call per key, all in one write), nothing per event. Each edge counts its own
  * connections under its id and says it is alive every third of EDGE_LEASE_MS (edges-1.lua); when an edge
  * dies without closing its streams, its counts stop counting about one lease later.
  */
@@ -20,6 +22,11 @@ export class ConnectionLimits {
   readonly keys: KeySpace['limits'];
   private liveEdges: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Slots given back this turn of the event loop, by key, not yet sent. */
+  private giving = new Map<string, number>();
+  private readonly flushGiven = () => this.sendGiven();
+  // The count lapses with the key's TTL at worst.
+  private readonly onGiveError = (err: Error) => this.log.debug({ err: err.message }, 'could not release a connection slot');
 
   constructor(
     private readonly limiter: Limiter,
@@ -55,17 +62,24 @@ export class ConnectionLimits {
 
   /**
    * Admits an event stream in one round trip: the session's owner, end and slot in one script
-   * (subscribe-2.lua) and, in parallel, the client address's slot (another shard on a cluster). A slot
+   * (subscribe-2.lua) and the client address's slot (another shard on a cluster), sent in one write. A slot
    * taken when the other answer refuses is given back. `take: false` (HEAD) checks the session only.
    */
   async admit(ip: string | undefined, sessionId: string, o: { tenant: string; cursor: number; take: boolean }): Promise<Admission> {
     const ipKey = this.limiter.keys.limits.ipConnections(clientSubject(ip));
     const sessionKey = this.limiter.keys.limits.sessionConnections(sessionId);
     const lease = { leaseMs: this.cfg.EDGE_LEASE_MS, ttlMs: this.ttlMs, liveEdges: this.liveEdges };
-    const [bySession, byIp] = await Promise.allSettled([
-      this.limiter.subscribe(sessionId, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_SESSION, { ...o, ...lease }),
-      o.take ? this.limiter.connect(ipKey, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_IP, lease) : Promise.resolve({ ok: true, total: 0 }),
-    ]);
+    const [bySession, byIp] = await Promise.allSettled(
+      this.limiter.together(() => {
+        // Slots given back before this admission reach Redis before it does (in the same write), as they
+        // did when each was sent at once.
+        this.sendGiven();
+        return [
+          this.limiter.subscribe(sessionId, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_SESSION, { ...o, ...lease }),
+          o.take ? this.limiter.connect(ipKey, this.edgeId, this.cfg.MAX_CONNECTIONS_PER_IP, lease) : Promise.resolve({ ok: true, total: 0 }),
+        ];
+      }),
+    );
     const tookSession = o.take && bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted';
     const tookIp = o.take && byIp.status === 'fulfilled' && byIp.value.ok;
     if (bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted' && (tookIp || !o.take)) {
@@ -81,11 +95,19 @@ export class ConnectionLimits {
     return { ok: false, why: tookIp ? 'session' : 'ip' };
   }
 
-  /** Gives back a slot taken by {@link admit}. */
+  /** Gives back a slot taken by {@link admit}: at the end of this turn of the event loop, or before the next admission. */
   give(key: string): void {
-    this.limiter.disconnect(key, this.edgeId).catch((err: Error) => {
-      // The count lapses with the key's TTL at worst.
-      this.log.debug({ err: err.message }, 'could not release a connection slot');
+    const n = this.giving.get(key);
+    this.giving.set(key, (n ?? 0) + 1);
+    if (n === undefined && this.giving.size === 1) setImmediate(this.flushGiven);
+  }
+
+  private sendGiven(): void {
+    if (this.giving.size === 0) return;
+    const given = this.giving;
+    this.giving = new Map();
+    this.limiter.together(() => {
+      for (const [key, n] of given) this.limiter.disconnect(key, this.edgeId, n).catch(this.onGiveError);
     });
   }
 }
