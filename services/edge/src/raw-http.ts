@@ -126,6 +126,9 @@ export class RawExchange {
     clearTimeout(this.deadline);
     // As Express's counter: a request the client left before any answer is logged, not counted.
     if (this.status) this.d.count(this.method, this.route, this.status);
+    // A child logger (its bindings serialised, its redaction set up) costs more than the rest of a
+    // subscribe's bookkeeping: made only when the line will be written.
+    if (!this.d.log.isLevelEnabled('info')) return;
     this.log().info({ method: this.method, route: this.route, status: this.status, ms: Math.round(performance.now() - this.started), completed }, 'request completed');
   }
 }
