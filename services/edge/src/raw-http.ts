@@ -115,6 +115,11 @@ export class RawExchange {
       this.done(true);
       onClose?.();
     });
+    // Held until the promises now settling have run: a replay served from the topic's cache writes its first
+    // run in them, and leaves in the same segment as the headers (one write, not two). The subscriber's own
+    // per-tick cork ends after this one, so its slow-consumer check still sees what the kernel took.
+    socket.cork();
+    process.nextTick(uncork, socket);
     socket.write(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1'));
     return socket;
   }
@@ -199,6 +204,10 @@ function destroyOnEnd(this: Socket): void {
 }
 
 function ignore(): void {}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
 
 /**
  * The client's address as Express's `req.ip` gives it (proxy-addr's rule): walk X-Forwarded-For from the
