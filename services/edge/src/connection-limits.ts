@@ -66,7 +66,8 @@ export class ConnectionLimits {
    * taken when the other answer refuses is given back. `take: false` (HEAD) checks the session only.
    */
   async admit(ip: string | undefined, sessionId: string, o: { tenant: string; cursor: number; take: boolean }): Promise<Admission> {
-    const ipKey = this.limiter.keys.limits.ipConnections(clientSubject(ip));
+    const subject = clientSubject(ip);
+    const ipKey = this.limiter.keys.limits.ipConnections(subject);
     const sessionKey = this.limiter.keys.limits.sessionConnections(sessionId);
     const lease = { leaseMs: this.cfg.EDGE_LEASE_MS, ttlMs: this.ttlMs, liveEdges: this.liveEdges };
     const [bySession, byIp] = await Promise.allSettled(
@@ -83,7 +84,7 @@ export class ConnectionLimits {
     const tookSession = o.take && bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted';
     const tookIp = o.take && byIp.status === 'fulfilled' && byIp.value.ok;
     if (bySession.status === 'fulfilled' && bySession.value.outcome === 'admitted' && (tookIp || !o.take)) {
-      const held = o.take ? new HeldSlots(this, clientSubject(ip), sessionId) : undefined;
+      const held = o.take ? new HeldSlots(this, subject, sessionId) : undefined;
       return { ok: true, seq: bySession.value.seq, release: () => held?.release() };
     }
     if (tookIp) this.give(ipKey);
