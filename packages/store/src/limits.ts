@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { AdmitCode, ConnectCode, SubscribeCode, commandsOf, type ScriptArg } from './scripts.js';
@@ -88,7 +89,7 @@ export class Limiter {
    * that owns its key anyway.)
    */
   together<T>(send: () => T): T {
-    const stream = 'stream' in this.redis ? this.redis.stream : undefined;
+    const stream = this.redis instanceof Redis ? this.redis.stream : undefined;
     stream?.cork();
     try {
       return send();
