@@ -1,6 +1,7 @@
 import { request, type ClientRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, keySpace, newSessionId, storeFor, type KeySpace, type RedisClient } from '@relaycast/shared';
+import { newSessionId } from '@relaycast/protocol';
+import { createRedis, keySpace, storeFor, type KeySpace, type RedisClient } from '@relaycast/store';
 import { mintToken } from '../helpers/auth.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 
