@@ -91,11 +91,27 @@ async function relaySession() {
   await store.create(id, { model: 'bench', createdAt: Date.now(), tenant: TENANT });
   const { attempt } = await store.begin(id);
   let seq = 0;
+  let batch;
   return {
     id,
     path: `/v1/sessions/${id}/events${tokenQuery(id)}`,
     publish: (pad = '', text = `${now()}${pad}`) => store.append(id, attempt, ++seq, [{ type: 'delta', text }]),
     publishMany: (n) => store.append(id, attempt, (seq += n) - n + 1, Array.from({ length: n }, () => ({ type: 'delta', text: `${now()}` }))),
+    // What ingest's Appender does: everything produced in one tick goes out as one append (one script call,
+    // one notification), as everything the bound's publisher sends in one tick travels as one IPC message.
+    publishBatched: (text = `${now()}`) => {
+      if (!batch) {
+        const mine = (batch = { events: [], done: undefined });
+        mine.done = new Promise((resolve) => queueMicrotask(resolve)).then(() => {
+          batch = undefined;
+          const first = seq + 1;
+          seq += mine.events.length;
+          return store.append(id, attempt, first, mine.events);
+        });
+      }
+      batch.events.push({ type: 'delta', text });
+      return batch.done;
+    },
     get seq() { return seq; },
   };
 }
@@ -137,7 +153,7 @@ async function fanout(system, subs, mode) {
   if (system === 'relaycast') {
     const s = await relaySession();
     url = edge.url + s.path;
-    publish = (text) => s.publish('', text);
+    publish = (text) => s.publishBatched(text);
     pid = edge.child.pid;
     inspector = edge.inspector;
   } else if (system === 'bound') {
