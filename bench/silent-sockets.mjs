@@ -1,12 +1,15 @@
 // node bench/silent-sockets.mjs [--total=100000] [--floods=2] [--concurrency=12000]
 // Issue 17 item 2, at full size: `total` TCP connections that never send a byte, from two flood processes
 // on 127.0.0.2-17, against one edge at its default settings, while this process asks /healthz on a new
-// connection every 20 ms. Reports healthz latency (p50/p99/max, failures), what the edge closed, and writes
-// JSON to bench/results/. Run `npm run build` first.
+// connection every 20 ms, on the public PORT and, at once, on the probe listener's HEALTH_PORT (its own
+// socket and thread). Reports both probes' latency (p50/p99/max, failures, connects that took a SYN
+// retransmit), the accept rate, what the edge closed, the kernel's listen-queue overflows, and writes JSON to
+// bench/results/. `--health=0` runs the edge without a probe listener. Run `npm run build` first.
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { freePort, killAll, percentiles, root, sleep, startRedis, startService } from './lib.mjs';
 
@@ -14,16 +17,19 @@ const arg = (name, dflt) => Number(process.argv.find((a) => a.startsWith(`--${na
 const total = arg('total', 100_000);
 const floods = arg('floods', 2);
 const concurrency = arg('concurrency', 12_000);
+const withHealthPort = arg('health', 1) === 1;
 
 function healthz(port) {
   const t0 = performance.now();
+  let connectMs = NaN;
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0, connectMs }));
     });
+    req.on('socket', (s) => s.once('connect', () => (connectMs = performance.now() - t0)));
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ status: 0, ms: performance.now() - t0, error: e.code ?? e.message }));
+    req.on('error', (e) => resolve({ status: 0, ms: performance.now() - t0, connectMs, error: e.code ?? e.message }));
     req.end();
   });
 }
@@ -45,12 +51,34 @@ async function metrics(port) {
   };
 }
 
+/** The kernel's count of SYNs or handshakes dropped because a listen queue was full (whole host). */
+function listenOverflows() {
+  const [names, values] = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:')).map((l) => l.split(/\s+/));
+  return Number(values?.[names?.indexOf('ListenOverflows') ?? -1] ?? NaN);
+}
+
+function summary(probes) {
+  const lat = percentiles(probes.filter((p) => p.status === 200).map((p) => p.ms));
+  return { probes: probes.length, failed: probes.filter((p) => p.status !== 200).length, p50: lat.p50, p99: lat.p99, max: lat.max, over100ms: probes.filter((p) => p.ms > 100).length, synRetransmitted: probes.filter((p) => p.connectMs > 900).length };
+}
+
+/** Probes `port` every 20 ms until `done()`. */
+async function probeLoop(port, done) {
+  const probes = [];
+  while (!done()) {
+    probes.push(await healthz(port));
+    await sleep(20);
+  }
+  return probes;
+}
+
 try {
   const redisUrl = await startRedis();
   const port = await freePort();
-  await startService('edge', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'silent', PORT: String(port), NODE_ENV: 'development' }, port);
+  const healthPort = withHealthPort ? await freePort() : undefined;
+  await startService('edge', { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: 'silent', PORT: String(port), NODE_ENV: 'development', ...(healthPort ? { HEALTH_PORT: String(healthPort) } : {}) }, port);
   const before = await metrics(port);
-  const probes = [];
+  const overflowsBefore = listenOverflows();
   const runs = [];
   for (let f = 0; f < floods; f++) {
     const from = Array.from({ length: 8 }, (_, i) => `127.0.0.${2 + f * 8 + i}`);
@@ -60,21 +88,25 @@ try {
   let done = false;
   const all = Promise.all(runs).then((r) => ((done = true), r));
   const t0 = Date.now();
-  while (!done) {
-    probes.push(await healthz(port));
-    await sleep(20);
-  }
+  // This process's own scheduling delay: on a shared machine a probe can wait for a CPU whatever the edge does.
+  const ownDelay = monitorEventLoopDelay({ resolution: 10 });
+  ownDelay.enable();
+  const [publicProbes, healthProbes] = await Promise.all([probeLoop(port, () => done), healthPort ? probeLoop(healthPort, () => done) : []]);
   const flooded = await all;
   const after = await metrics(port);
-  const lat = percentiles(probes.filter((p) => p.status === 200).map((p) => p.ms));
+  const connected = flooded.reduce((n, f) => n + f.connected, 0);
   const result = {
     scenario: 'silent-sockets',
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg() },
     total,
     floods: flooded,
     seconds: (Date.now() - t0) / 1000,
+    acceptsPerSecond: Math.round(connected / Math.max(...flooded.map((f) => f.ms / 1000))),
+    listenOverflows: listenOverflows() - overflowsBefore,
     edge: { ...after, headersTimeouts: after.headersTimeouts - before.headersTimeouts },
-    healthz: { probes: probes.length, failed: probes.filter((p) => p.status !== 200).length, p50: lat.p50, p99: lat.p99, max: lat.max, over100ms: probes.filter((p) => p.ms > 100).length },
+    healthz: summary(publicProbes),
+    healthPort: healthPort ? summary(healthProbes) : null,
+    proberLoopDelay: { p99: ownDelay.percentile(99) / 1e6, max: ownDelay.max / 1e6 },
   };
   console.log(JSON.stringify(result, null, 2));
   mkdirSync(`${root}bench/results`, { recursive: true });

@@ -114,9 +114,10 @@ describe('silent sockets', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ headersTimeouts: 200 });
   });
 
-  it('under a 400-fd limit: streams stop at edge_full below it, and a flood of silent sockets never keeps /healthz or a new client out', async () => {
+  it('under a 400-fd limit: streams stop at edge_full below it, a flood of silent sockets never keeps /healthz or a new client out, and HEALTH_PORT answers every probe within 100 ms at the first try', async () => {
     // Soft 300, hard 400: node raises the soft limit to the hard one as it starts.
-    const edge = await startEdge({ HEADERS_TIMEOUT_MS: '3000' }, '300:400');
+    const healthPort = await freePort();
+    const edge = await startEdge({ HEADERS_TIMEOUT_MS: '3000', HEALTH_PORT: String(healthPort) }, '300:400');
     expect(await metric(edge, 'relaycast_edge_process_max_fds')).toBe(400);
     // 400 less 64 reserved fds; of those, 64 kept free of streams.
     expect(await metric(edge, 'relaycast_edge_sockets_max')).toBe(336);
@@ -134,9 +135,17 @@ describe('silent sockets', () => {
     expect(JSON.parse(full.body).error.code).toBe('edge_full');
 
     const probes: { status: number; ms: number }[] = [];
+    const healthProbes: { status: number; ms: number; body: string }[] = [];
     const duringFull: number[] = [];
     let shed = 0;
     const r = await flood(edge.port, { total: 10_000, concurrency: 1_500, from: ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'] }, async (running) => {
+      // The probe listener: one try each, on a new connection, every 20 ms while the flood runs.
+      const onHealthPort = (async () => {
+        while (running()) {
+          healthProbes.push(await getFresh(`http://127.0.0.1:${healthPort}/healthz`).catch((e: Error) => ({ status: 0, ms: Number.NaN, body: e.message })));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
       while (running()) {
         // A probe whose connection is accepted amid a burst of more silent connections than the cap has room
         // for can be shed before its request is read (docs/reliability.md §11): like a load balancer's health
@@ -150,6 +159,7 @@ describe('silent sockets', () => {
         probes.push({ status: h.status, ms: h.ms });
         if (probes.length % 5 === 0) duringFull.push((await getFresh(`${edge.url}${s.eventsUrl}`).catch(() => ({ status: 0 }))).status);
       }
+      await onHealthPort;
     });
     expect(r, JSON.stringify(r)).toMatchObject({ complete: true, attempted: 10_000 });
     expect(probes.length).toBeGreaterThan(5);
@@ -157,18 +167,48 @@ describe('silent sockets', () => {
     // A bound for a loaded CI machine; the 100 ms target is measured by bench/silent-sockets.mjs.
     expect(Math.max(...probes.map((p) => p.ms))).toBeLessThan(5_000);
     expect(shed, 'probes shed on their first connection').toBeLessThan(probes.length / 100 + 1);
+    // Issue 17's target, on the probe listener (its own accept queue and thread): no failure, no retry, none slow.
+    expect(healthProbes.length).toBeGreaterThan(20);
+    expect(healthProbes.filter((p) => p.status !== 200 || p.body !== '{"ok":true}')).toEqual([]);
+    expect(healthProbes.filter((p) => !(p.ms < 100)).map((p) => Math.round(p.ms))).toEqual([]);
     // Full: no stream is admitted (503 edge_full; 0 when its connection was shed amid the flood).
     expect(duringFull.filter((st) => st !== 503 && st !== 0)).toEqual([]);
     expect(duringFull.filter((st) => st === 503).length).toBeGreaterThan(0);
     // The flood held more sockets than the edge may: it shed the oldest silent ones, never a stream.
     expect(await metric(edge, 'relaycast_edge_sockets_shed_total', { reason: 'evicted' })).toBeGreaterThan(0);
     expect(await metric(edge, 'relaycast_edge_open_connections')).toBe(272);
-    console.log(`silent flood under 400 fds: ${r.attempted} attempts in ${r.ms} ms, ${probes.length} healthz probes (${shed} shed once), max ${Math.max(...probes.map((p) => p.ms)).toFixed(1)} ms`);
+    const healthMs = healthProbes.map((p) => p.ms).sort((a, b) => a - b);
+    console.log(`silent flood under 400 fds: ${r.attempted} attempts in ${r.ms} ms, ${probes.length} healthz probes on PORT (${shed} shed once), max ${Math.max(...probes.map((p) => p.ms)).toFixed(1)} ms; ${healthMs.length} on HEALTH_PORT, p50 ${healthMs[healthMs.length >> 1]?.toFixed(1)} ms, max ${healthMs.at(-1)?.toFixed(1)} ms`);
 
     for (const st of streams) st.destroy();
     await waitFor(async () => (await metric(edge, 'relaycast_edge_open_connections')) === 0, 10_000, 'the streams to close');
     expect((await getFresh(`${edge.url}${s.eventsUrl}`)).status).toBe(200);
   }, 120_000);
+
+  it('HEALTH_PORT answers /healthz, /readyz and /metrics, anything else with the JSON error; /readyz fails while the edge drains', async () => {
+    const healthPort = await freePort();
+    const edge = await startEdge({ HEALTH_PORT: String(healthPort), DRAIN_WINDOW_MS: '20000' });
+    const h = `http://127.0.0.1:${healthPort}`;
+    expect(edge.logs.some((l) => l.includes(`"healthPort":${healthPort}`))).toBe(true);
+    expect(await (await fetch(`${h}/healthz`)).json()).toEqual({ ok: true });
+    expect(await (await fetch(`${h}/readyz`)).json()).toEqual({ ok: true });
+    expect(await metric({ ...edge, url: h }, 'relaycast_edge_sockets_max')).toBeGreaterThan(0);
+    const missing = await fetch(`${h}/v1/sessions`);
+    expect([missing.status, (await missing.json()).error.code]).toEqual([404, 'not_found']);
+    const post = await fetch(`${h}/healthz`, { method: 'POST' });
+    expect([post.status, post.headers.get('allow'), (await post.json()).error.code]).toEqual([405, 'GET, HEAD', 'method_not_allowed']);
+
+    // An open stream keeps the drain window open: the edge is alive but takes no new work.
+    const s = await createSession(edge.url, key.key, { messages: [{ role: 'user', content: 'drain' }] });
+    const stream = await getFresh(`${edge.url}${s.eventsUrl}`);
+    expect(stream.status).toBe(200);
+    edge.child.kill('SIGTERM');
+    await waitFor(async () => (await fetch(`${h}/readyz`)).status === 503, 5_000, 'readiness to fail on the probe listener');
+    const ready = await fetch(`${h}/readyz`);
+    expect((await ready.json()).error.code).toBe('draining');
+    expect((await fetch(`${h}/healthz`)).status).toBe(200);
+    stream.req.destroy();
+  });
 
   it('streams that came and went do not count against the socket cap (their sockets leave node\'s HTTP server)', async () => {
     // Cap 336 sockets: 400 streams opened and closed one after another must all be admitted.

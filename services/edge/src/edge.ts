@@ -14,6 +14,7 @@ import { createEdgeMetrics } from './metrics.js';
 import { EdgeStats } from './stats.js';
 import { fdBudget, readFdLimits } from './fd-budget.js';
 import { SocketGuard } from './socket-guard.js';
+import { startHealthListener } from './health-listener.js';
 import type { Subscriber } from './subscriber.js';
 import { resolveWebDir } from './web.js';
 import { producerStoreFor, startProducerSweeper } from './publish/index.js';
@@ -21,6 +22,8 @@ import { producerStoreFor, startProducerSweeper } from './publish/index.js';
 export interface Edge {
   port: number;
   url: string;
+  /** The probe listener's port (HEALTH_PORT), when one is configured. */
+  healthPort?: number;
   server: Server;
   hub: Hub;
   stats: EdgeStats;
@@ -92,8 +95,9 @@ export async function startEdge(given: Config, log: Logger = createLogger('edge'
     for (const s of hub.subscribers()) s.write(HEARTBEAT);
   }, cfg.HEARTBEAT_MS).unref();
 
+  const health = cfg.HEALTH_PORT === undefined ? undefined : await startHealthListener({ port: cfg.HEALTH_PORT, host: cfg.HOST, redis, draining: () => state.draining, metrics: async () => ({ body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }), log });
   const port = await listen(server, cfg);
-  log.info({ port, host: cfg.HOST }, 'edge listening');
+  log.info({ port, host: cfg.HOST, healthPort: health?.port }, 'edge listening');
   warnIfPageMissing(cfg, log);
 
   let closing: Promise<void> | undefined;
@@ -109,6 +113,7 @@ export async function startEdge(given: Config, log: Logger = createLogger('edge'
       for (const s of [...hub.subscribers()]) s.end();
       server.closeAllConnections();
       await closed;
+      await health?.close();
       await settleWithin(queue.close(), 2_000);
       await closeRedis([redis, sub, queueConn]);
     })();
@@ -117,6 +122,7 @@ export async function startEdge(given: Config, log: Logger = createLogger('edge'
   let draining: Promise<void> | undefined;
   return {
     port,
+    healthPort: health?.port,
     url: `http://${cfg.HOST.includes(':') ? `[${cfg.HOST}]` : cfg.HOST}:${port}`,
     server,
     hub,
