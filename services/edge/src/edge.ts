@@ -22,8 +22,6 @@ import { producerStoreFor, startProducerSweeper } from './publish/index.js';
 export interface Edge {
   port: number;
   url: string;
-  /** The probe listener's port (HEALTH_PORT), when one is configured. */
-  healthPort?: number;
   server: Server;
   hub: Hub;
   stats: EdgeStats;
@@ -112,8 +110,7 @@ export async function startEdge(given: Config, log: Logger = createLogger('edge'
       const closed = new Promise((r) => server.close(r));
       for (const s of [...hub.subscribers()]) s.end();
       server.closeAllConnections();
-      await closed;
-      await health?.close();
+      await Promise.all([closed, health?.close()]);
       await settleWithin(queue.close(), 2_000);
       await closeRedis([redis, sub, queueConn]);
     })();
@@ -122,7 +119,6 @@ export async function startEdge(given: Config, log: Logger = createLogger('edge'
   let draining: Promise<void> | undefined;
   return {
     port,
-    healthPort: health?.port,
     url: `http://${cfg.HOST.includes(':') ? `[${cfg.HOST}]` : cfg.HOST}:${port}`,
     server,
     hub,

@@ -10,7 +10,7 @@ const STALL_MS = 2_000;
 const PING_MS = 1_000;
 const READY_MAX_AGE_MS = 3_000;
 /** Probe connections held at once; they come out of fd-budget.ts's RESERVED_FDS. */
-export const HEALTH_MAX_CONNECTIONS = 16;
+const HEALTH_MAX_CONNECTIONS = 16;
 
 export interface HealthListener {
   port: number;
