@@ -7,7 +7,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/store/package.json packages/store/
 COPY packages/shared/package.json packages/shared/
+COPY packages/processors/package.json packages/processors/
 COPY packages/client/package.json packages/client/
 COPY packages/client/bin packages/client/bin
 COPY services/edge/package.json services/edge/
@@ -32,9 +34,13 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/packages/protocol/package.json packages/protocol/
 COPY --from=build /app/packages/protocol/dist packages/protocol/dist
+COPY --from=build /app/packages/store/package.json packages/store/
+COPY --from=build /app/packages/store/dist packages/store/dist
+COPY --from=build /app/packages/store/lua packages/store/lua
 COPY --from=build /app/packages/shared/package.json packages/shared/
 COPY --from=build /app/packages/shared/dist packages/shared/dist
-COPY --from=build /app/packages/shared/lua packages/shared/lua
+COPY --from=build /app/packages/processors/package.json packages/processors/
+COPY --from=build /app/packages/processors/dist packages/processors/dist
 COPY --from=build /app/services/edge/package.json services/edge/
 COPY --from=build /app/services/edge/dist services/edge/dist
 COPY --from=build /app/services/ingest/package.json services/ingest/

@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
-    // Tests and services share one copy of the shared package (its source), so `instanceof` holds across them.
+    // Tests and services share one copy of each package (its source), so `instanceof` holds across them.
     alias: {
+      '@relaycast/store': fileURLToPath(new URL('./packages/store/src/index.ts', import.meta.url)),
       '@relaycast/shared': fileURLToPath(new URL('./packages/shared/src/index.ts', import.meta.url)),
       '@relaycast/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)),
     },

@@ -51,6 +51,17 @@ export async function inspect(address) {
       listeners.delete('HeapProfiler.addHeapSnapshotChunk');
       return chunks.join('');
     },
+    /** An expression's value in the service, as a string. */
+    async evaluate(expression) {
+      return (await call('Runtime.evaluate', { expression, returnByValue: true })).result.value;
+    },
+    /** Starts V8's sampling profiler; the returned function stops it and resolves with the .cpuprofile object. */
+    async startProfile(intervalUs = 200) {
+      await call('Profiler.enable');
+      await call('Profiler.setSamplingInterval', { interval: intervalUs });
+      await call('Profiler.start');
+      return async () => (await call('Profiler.stop')).profile;
+    },
     close: () => ws.close(),
   };
 }

@@ -67,8 +67,8 @@ export async function startService(name, env, listenPort, nodeArgs = []) {
 }
 
 /** A comparison server (bench/servers/*.mjs) as its own process; resolves with it and its port. */
-export async function startServer(file, args = []) {
-  const child = track(fork(fileURLToPath(new URL(`servers/${file}`, import.meta.url)), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+export async function startServer(file, args = [], execArgv = []) {
+  const child = track(fork(fileURLToPath(new URL(`servers/${file}`, import.meta.url)), args, { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
   const { port } = await once(child, 'listening');
   return { child, port };
 }

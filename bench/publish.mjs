@@ -8,7 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { SessionStore, TokenSigner, apiKeyEntry, keySpace, newApiKey, newSessionId } from '../packages/shared/dist/index.js';
+import { newSessionId } from '../packages/protocol/dist/index.js';
+import { SessionStore, keySpace } from '../packages/store/dist/index.js';
+import { apiKeyEntry, newApiKey } from '../services/edge/dist/api-keys.js';
+import { TokenSigner } from '../services/edge/dist/tokens.js';
 import { Clients, freePort, killAll, now, percentiles, procStats, root, sleep, startRedis, startService } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');

@@ -5,7 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { SessionStore, TokenSigner, apiKeyEntry, createRedis, keySpace, newApiKey, newSessionId, encodeFrame, parseRedisTarget } from '../packages/shared/dist/index.js';
+import { newSessionId } from '../packages/protocol/dist/index.js';
+import { SessionStore, createRedis, keySpace, parseRedisTarget } from '../packages/store/dist/index.js';
+import { apiKeyEntry, newApiKey } from '../services/edge/dist/api-keys.js';
+import { encodeFrame } from '../services/edge/dist/sse.js';
+import { TokenSigner } from '../services/edge/dist/tokens.js';
 import { inspect } from './inspector.mjs';
 import { cancelLatency } from './cancel.mjs';
 import { publishScenario } from './publish-scenario.mjs';
@@ -112,17 +116,33 @@ function frameFor(seq, pad = '', text = `${now()}${pad}`) {
   return encodeFrame({ id: String(seq), event: 'delta', data: JSON.stringify({ text }) }).toString();
 }
 
+// --profile: a CPU profile of the edge (or the bound) over each fan-out's measured phase only, written to
+// bench/results/profiles/ (summarise one with bench/profile.mjs).
+const profilePhase = process.argv.includes('--profile');
+async function startPhaseProfile(address, name) {
+  const probe = await inspect(address);
+  const stop = await probe.startProfile();
+  return async () => {
+    const dir = `${root}bench/results/profiles`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/${name}-${stamp}.cpuprofile`, JSON.stringify(await stop()));
+    probe.close();
+  };
+}
+
 async function fanout(system, subs, mode) {
   const clients = new Clients(2);
-  let server, url, publish, pid;
+  let server, url, publish, pid, inspector;
   let seq = 0;
   if (system === 'relaycast') {
     const s = await relaySession();
     url = edge.url + s.path;
     publish = (text) => s.publish('', text);
     pid = edge.child.pid;
+    inspector = edge.inspector;
   } else if (system === 'bound') {
-    server = await startServer('bound.mjs');
+    inspector = profilePhase ? `127.0.0.1:${await freePort()}` : undefined;
+    server = await startServer('bound.mjs', [], inspector ? [`--inspect=${inspector}`] : []);
     url = `http://127.0.0.1:${server.port}/`;
     // Frames encoded here once; everything published in one tick travels as one IPC message.
     let queued = [];
@@ -178,7 +198,9 @@ async function fanout(system, subs, mode) {
     await clients.resetSamples();
     const pids = pidsNow();
     const cpu0 = cpuOf(pids);
+    const serverCpu0 = cpuOf(pids.filter((p) => p !== redisPid));
     const peak = sampleRss(pids.filter((p) => p !== redisPid));
+    const stopProfile = profilePhase && inspector ? await startPhaseProfile(inspector, `fanout-${system}-${subs}-${mode === 'max' ? 'max' : 'paced'}`) : undefined;
     const t0 = now();
     // As fast as it can: every publisher fires without waiting for the previous one (ioredis pipelines
     // the appends in order on one connection, as IPC does for the bare servers).
@@ -196,6 +218,8 @@ async function fanout(system, subs, mode) {
     const done = await clients.waitComplete(subs, n, size(30_000, 90_000));
     const elapsed = (done.at - t0) / 1000;
     const cpu1 = cpuOf(pids);
+    const serverCpu1 = cpuOf(pids.filter((p) => p !== redisPid));
+    await stopProfile?.();
     const rep = await clients.report({ withLatencies: true, expect: n });
     const lat = percentiles(rep.latencies);
     return {
@@ -204,6 +228,9 @@ async function fanout(system, subs, mode) {
       complete: `${rep.complete}/${subs}`,
       p50ms: +lat.p50.toFixed(2), p99ms: +lat.p99.toFixed(2), maxms: +lat.max.toFixed(2),
       cpuPct: Math.round(((cpu1 - cpu0) / elapsed) * 100),
+      // CPU seconds are steadier than wall time on a shared machine: the server's own, and Redis's apart.
+      serverCpuMs: Math.round((serverCpu1 - serverCpu0) * 1000),
+      redisCpuMs: Math.round((cpu1 - cpu0 - (serverCpu1 - serverCpu0)) * 1000),
       rssMB: +(peak() / 2 ** 20).toFixed(1),
       disconnects: rep.closedEarly,
       ...(done.timedOut ? { timedOut: true } : {}),
@@ -482,7 +509,7 @@ async function guarded(fn, row) {
     return { ...row, error: String(e?.message ?? e) };
   }
 }
-const ctx = { edge, redis, redisPid, relaySession, env: { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix } };
+const ctx = { edge, redis, redisPid, relaySession, env: { ...AUTH_ENV, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix }, profile: profilePhase ? startPhaseProfile : undefined };
 // --scale=1000,100,5,8,30: sessions, subscribers per session, edges, client processes, seconds of publishing.
 const scaleArg = arg('scale')?.map(Number);
 const scaleSize = scaleArg ? { sessions: scaleArg[0], perSession: scaleArg[1], edges: scaleArg[2] ?? 5, procs: scaleArg[3] ?? 8, seconds: scaleArg[4] ?? 20 } : size({ sessions: 20, perSession: 100, edges: 5, procs: 4, seconds: 5 }, { sessions: 1000, perSession: 100, edges: 5, procs: 8, seconds: 30 });

@@ -2,16 +2,23 @@
 // second per session, across `edges` edge processes behind the run's one Redis. Each process here may open at
 // most 20,000 files, so the load generator is `procs` processes, each with its own loopback source address
 // (127.0.0.2, .3, ...) and bare-socket clients (bench/client.mjs raw mode), cheaper than the edges it measures.
-import { Clients, cpuOf, freePort, now, percentiles, rssOf, sleep, startService } from './lib.mjs';
+import { readFileSync } from 'node:fs';
+import { inspect } from './inspector.mjs';
+import { Clients, cpuOf, freePort, now, percentiles, procStats, rssOf, sleep, startService } from './lib.mjs';
+
+/** The kernel's TCP memory in use, machine-wide (pages of 4 KiB): socket buffers, not in any process's RSS. */
+const tcpPages = () => Number(/^TCP:.* mem (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? NaN);
 
 export async function scale(ctx, { sessions, perSession, edges, procs, seconds }) {
   const { env, relaySession } = ctx;
   const edgeProcs = [];
   for (let i = 0; i < edges; i++) {
     const port = await freePort();
+    // With --profile each edge has an inspector, for its memory breakdown and a CPU profile of the first.
+    const inspector = ctx.profile ? `127.0.0.1:${await freePort()}` : undefined;
     // The edge's own connection cap (MAX_CONNECTIONS) is left at its default on purpose: past it, edge_full.
-    const child = await startService('edge', { ...env, PORT: String(port) }, port);
-    edgeProcs.push({ child, url: `http://127.0.0.1:${port}` });
+    const child = await startService('edge', { ...env, PORT: String(port) }, port, inspector ? [`--inspect=${inspector}`] : []);
+    edgeProcs.push({ child, url: `http://127.0.0.1:${port}`, inspector });
   }
   const clients = new Clients(procs);
   try {
@@ -27,6 +34,7 @@ export async function scale(ctx, { sessions, perSession, edges, procs, seconds }
       }
     });
     const total = sessions * perSession;
+    const tcp0 = tcpPages();
     const t0 = now();
     await Promise.all(targets.map((t, p) => clients.openOn(p, null, 0, { targets: t, raw: true, maxPending: 256, localAddress: `127.0.0.${2 + p}` })));
     const openMs = Math.round(now() - t0);
@@ -40,6 +48,7 @@ export async function scale(ctx, { sessions, perSession, edges, procs, seconds }
     const cpuEdges0 = cpuOf(edgePids);
     const cpuClients0 = cpuOf(clients.pids);
     const cpuRedis0 = cpuOf([ctx.redisPid]);
+    const stopProfile = ctx.profile ? await ctx.profile(edgeProcs[0].inspector, `scale-edge0-${total}`) : undefined;
     const tp = now();
     // One event per session per second, spread evenly over the second rather than in one burst.
     const slice = 10;
@@ -58,6 +67,8 @@ export async function scale(ctx, { sessions, perSession, edges, procs, seconds }
     const cpuClients = cpuOf(clients.pids) - cpuClients0;
     const cpuRedis = cpuOf([ctx.redisPid]) - cpuRedis0;
     const edgeRss = rssOf(edgePids);
+    await stopProfile?.();
+    const memory = ctx.profile ? await memoryBreakdown(edgeProcs, tcp0) : undefined;
     const rep = await clients.report({ withLatencies: true, expect });
     const lat = percentiles(rep.latencies);
     return {
@@ -71,10 +82,38 @@ export async function scale(ctx, { sessions, perSession, edges, procs, seconds }
       edgeCpuPct: Math.round((cpuEdges / secs) * 100), redisCpuPct: Math.round((cpuRedis / secs) * 100),
       loadGenCpuPct: Math.round((cpuClients / secs) * 100),
       ...(done.timedOut ? { timedOut: true } : {}),
+      ...(memory ? { memory } : {}),
     };
   } finally {
     await clients.close().catch(() => undefined);
     clients.kill();
     for (const e of edgeProcs) e.child.kill('SIGKILL');
   }
+}
+
+/**
+ * Where each edge's memory is (--profile): RSS and process.memoryUsage() as the run left them, then after
+ * full collections (what is live, not garbage waiting for a collection), and the kernel's TCP buffer memory
+ * the run added, machine-wide (clients' sockets included).
+ */
+async function memoryBreakdown(edgeProcs, tcp0) {
+  const mb = (b) => +(b / 2 ** 20).toFixed(1);
+  const perEdge = [];
+  for (const e of edgeProcs) {
+    const probe = await inspect(e.inspector);
+    try {
+      const before = JSON.parse((await probe.evaluate('JSON.stringify(process.memoryUsage())')));
+      const after = await probe.memoryAfterGc();
+      const open = Number(await probe.evaluate('String(process._getActiveHandles().length)'));
+      perEdge.push({
+        handles: open,
+        rssMB: mb(before.rss), heapUsedMB: mb(before.heapUsed), heapTotalMB: mb(before.heapTotal), externalMB: mb(before.external), arrayBuffersMB: mb(before.arrayBuffers),
+        afterGc: { rssMB: mb(after.rss), heapUsedMB: mb(after.heapUsed), heapTotalMB: mb(after.heapTotal), externalMB: mb(after.external) },
+        rssNowMB: mb(procStats(e.child.pid).rss),
+      });
+    } finally {
+      probe.close();
+    }
+  }
+  return { perEdge, tcpKernelMB: mb((tcpPages() - tcp0) * 4096) };
 }

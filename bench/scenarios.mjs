@@ -41,7 +41,7 @@ function subscribeOnce(url) {
  * counter's own INFO and the idle drift measured just before. CPU: a burst of `burst` subscribes from two
  * client processes, all closed again, edge and Redis CPU over the whole cycle divided by `burst`.
  */
-export async function subscribeCost({ edge, redis, redisPid, relaySession }, seq, burst) {
+export async function subscribeCost({ edge, redis, redisPid, relaySession, profile }, seq, burst) {
   const s = await relaySession();
   await s.publish();
   const url = edge.url + s.path;
@@ -67,6 +67,7 @@ export async function subscribeCost({ edge, redis, redisPid, relaySession }, seq
   });
   const clients = new Clients(2);
   try {
+    const stopProfile = profile ? await profile(edge.inspector, `subscribe-burst-${burst}`) : undefined;
     const cpu0 = procStats(edge.child.pid).cpu;
     const r0 = cpuOf([redisPid]);
     await clients.open(url, burst);
@@ -74,6 +75,7 @@ export async function subscribeCost({ edge, redis, redisPid, relaySession }, seq
     await waitOpen(edge.url, base);
     const edgeMs = ((procStats(edge.child.pid).cpu - cpu0) * 1000) / burst;
     const redisMs = ((cpuOf([redisPid]) - r0) * 1000) / burst;
+    await stopProfile?.();
     return {
       sequential: seq, burst,
       redisRoundTripsPerSubscribe: +Math.max(0, sub.reads / seq).toFixed(2),

@@ -4,7 +4,7 @@
 // In a container: docker compose run --rm --no-deps edge node scripts/create-api-key.js --tenant acme
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { apiKeyEntry, newApiKey } from '../packages/shared/dist/index.js';
+import { apiKeyEntry, newApiKey } from '../services/edge/dist/api-keys.js';
 
 let values;
 try {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiKeyEntry, newApiKey } from '../packages/shared/dist/index.js';
+import { apiKeyEntry, newApiKey } from '../services/edge/dist/api-keys.js';
 import { run, stop } from './lib/children.js';
 import { freePort, portFree, waitForPort, waitReady } from './lib/net.js';
 import { startRedis } from './lib/redis.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineProcessor } from '@relaycast/ingest';
+import { defineProcessor } from '@relaycast/processors';
 
 /**
  * `trim-start`: drops the whitespace some models send before the first visible character of the answer

@@ -1,4 +1,5 @@
-import { TokenSigner, apiKeyEntry, newApiKey, type ApiKeyEntry } from '@relaycast/shared';
+import { TokenSigner } from '../../services/edge/src/tokens.js';
+import { apiKeyEntry, newApiKey, type ApiKeyEntry } from '../../services/edge/src/api-keys.js';
 import type { SessionInfo } from '../../packages/client/src/types.js';
 
 /** The token secret every test system shares (tests mint tokens with it to probe the edges). */

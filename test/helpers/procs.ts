@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { keySpace, toEntry, type StoredEntry } from '@relaycast/shared';
+import { keySpace, toEntry, type StoredEntry } from '@relaycast/store';
 import { authEnv, bearer, makeKey, type CreatedSession } from './auth.js';
 import { sample, scrape } from './metrics.js';
 import { freePort } from './ports.js';

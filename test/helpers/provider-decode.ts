@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { routeSchema, type GenerateJob, type ProviderName, type RelaycastEvent, type Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import { routeSchema, type GenerateJob, type ProviderName, type Route } from '@relaycast/shared';
 import { UpstreamError } from '../../services/ingest/src/errors.js';
 import { PROVIDER_ADAPTERS } from '../../services/ingest/src/providers/index.js';
 import { BodyDecoder } from '../../services/ingest/src/upstream.js';

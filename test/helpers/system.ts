@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { loadConfig, type Config } from '@relaycast/shared';
+import { loadSystemConfig, type SystemConfig } from './config.js';
 import { startEdge, type Edge } from '../../services/edge/src/index.js';
 import { startIngest, type Ingest, type IngestOptions } from '../../services/ingest/src/index.js';
 import { startMockModel } from '../../services/mock-model/src/index.js';
@@ -8,7 +8,7 @@ import { authEnv, createSession, makeKey, type CreatedSession, type TestKey } fr
 
 export interface TestSystem {
   redis: TestRedis;
-  cfg: Config;
+  cfg: SystemConfig;
   edges: Edge[];
   ingest: Ingest;
   mockUrl: string;
@@ -41,7 +41,7 @@ export async function startSystem(
   const redis = o.redis ?? (await startRedis());
   const mock = await startMockModel({ port: 0, ...(o.transcriptDir ? { transcriptDir: o.transcriptDir } : {}) });
   const main = makeKey('test', 'test');
-  const cfg = loadConfig({
+  const cfg = loadSystemConfig({
     NODE_ENV: 'test',
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: redis.prefix(),

@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenSigner, createLogger, loadConfig } from '@relaycast/shared';
+import { createLogger } from '@relaycast/shared';
+import { loadSystemConfig } from '../helpers/config.js';
+import { TokenSigner } from '../../services/edge/src/tokens.js';
 import { startEdge, type Edge } from '../../services/edge/src/index.js';
 import { startIngest, type Ingest } from '../../services/ingest/src/index.js';
 import { startMockModel, type MockModel } from '../../services/mock-model/src/index.js';
@@ -247,7 +249,7 @@ describe('logs never carry an API key, a token or the token secret', () => {
         cb();
       },
     });
-    const cfg = loadConfig({ NODE_ENV: 'test', REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix(), PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'trace', MOCK_MODEL_URL: mock.url, ...authEnv([key]), TOKEN_TTL_SECONDS: '1' });
+    const cfg = loadSystemConfig({ NODE_ENV: 'test', REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix(), PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'trace', MOCK_MODEL_URL: mock.url, ...authEnv([key]), TOKEN_TTL_SECONDS: '1' });
     ingest = await startIngest(cfg, createLogger('ingest', cfg.LOG_LEVEL, sink));
     edge0 = await startEdge(cfg, createLogger('edge', cfg.LOG_LEVEL, sink));
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { storeFor, type SessionStore } from '@relaycast/shared';
+import { storeFor, type SessionStore } from '@relaycast/store';
 import { RelaycastClient, RelaycastHttpError, type SubscriptionState } from '../../packages/client/src/index.js';
 import { tokensFor } from '../../services/mock-model/src/index.js';
 import { waitFor } from '../helpers/redis-cluster.js';

@@ -119,7 +119,7 @@ describe('useChat over /ai-sdk/chat', () => {
     expect(other1.status).toBe(200);
     expect(other1.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
     await other1.body?.cancel();
-    expect(await resumeStatus(1, id, other.headers)).toBe(204);
+    expect(await resumeStatus(1, id, other.headers)).toBe(404);
     const stop = await fetch(`${sys.edges[1]!.url}/ai-sdk/chat/${id}/stop`, { method: 'POST', headers: sys.auth });
     expect(stop.status).toBe(202);
     await waitFor(async () => (await resumeStatus(0, id)) === 204, 10_000, 'the stopped turn to end');
@@ -129,6 +129,41 @@ describe('useChat over /ai-sdk/chat', () => {
     expect(wrong.error?.message).toContain('unauthorized');
     const res = await fetch(`${sys.edges[0]!.url}/ai-sdk/chat`, { method: 'POST', headers: { authorization: 'Bearer rk_wrong', 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(401);
+  });
+
+  it('another tenant’s chat id is 404 chat_not_found for stream, post, stop and token; the owner’s turn goes on; an own never-run chat is 204', async () => {
+    const id = chatId();
+    const owner = new Chat(id, 0, { body: { model: 'mock', max_tokens: 40, mock: { intervalMs: 25 } } });
+    const sent = owner.sendMessage({ text: 'mine' });
+    await waitFor(() => owner.text.length > 0, 20_000, 'the first tokens');
+    const notFound = async (r: Response) => {
+      expect(r.status).toBe(404);
+      expect(await r.json()).toEqual({ error: { code: 'chat_not_found', message: 'no such chat' } });
+    };
+    const base = `${sys.edges[1]!.url}/ai-sdk/chat`;
+    const json = { ...other.headers, 'content-type': 'application/json' };
+    await notFound(await fetch(`${base}/${id}/stream`, { headers: other.headers }));
+    await notFound(await fetch(`${base}/${id}/stop`, { method: 'POST', headers: other.headers }));
+    await notFound(await fetch(`${base}/${id}/token`, { method: 'POST', headers: other.headers }));
+    await notFound(await fetch(base, { method: 'POST', headers: json, body: JSON.stringify({ id, messages: [{ id: 'u', role: 'user', parts: [{ type: 'text', text: 'theirs?' }] }], model: 'mock' }) }));
+    // The AI SDK's own transport: its reconnect and its send both fail, neither streams the owner's turn.
+    const transport = new DefaultChatTransport<UIMessage>({ api: base, headers: other.headers });
+    await expect(transport.reconnectToStream({ chatId: id })).rejects.toThrow(/chat_not_found/);
+    const intruder = new Chat(id, 1, { headers: other.headers, body: { model: 'mock' } });
+    await intruder.sendMessage({ text: 'theirs?' });
+    expect(intruder.status).toBe('error');
+    expect(intruder.error?.message).toContain('chat_not_found');
+    expect(intruder.text).toBe('');
+    // The owner is untouched: still streaming on the other edge, and its turn ends whole.
+    const mid = await fetch(`${base}/${id}/stream`, { headers: sys.auth });
+    expect(mid.status).toBe(200);
+    await mid.body?.cancel();
+    await sent;
+    expect(owner.error).toBeUndefined();
+    expect(owner.text.split(' ')).toHaveLength(40);
+    expect(await resumeStatus(0, id)).toBe(204);
+    expect(await resumeStatus(1, id, other.headers)).toBe(404);
+    expect(await resumeStatus(1, chatId(), other.headers)).toBe(204);
   });
 
   it('a browser token minted for one chat resumes that chat only', async () => {

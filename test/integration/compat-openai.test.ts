@@ -125,10 +125,10 @@ describe('errors map onto the SDK’s classes', () => {
 
   it('an unknown model is NotFoundError; an unsupported field is BadRequestError naming it', async () => {
     await expect(client().chat.completions.create({ model: 'nope', messages })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    const err = await client().chat.completions.create({ model: 'mock', messages, stop: ['x'] }).catch((e: unknown) => e);
+    const err = await client().chat.completions.create({ model: 'mock', messages, top_p: 0.5 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('stop');
-    await expect(client().responses.create({ model: 'mock', input: 'x', tools: [{ type: 'function', name: 'f', parameters: {}, strict: false }] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('top_p');
+    await expect(client().responses.create({ model: 'mock', input: 'x', tools: [{ type: 'web_search' }] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 
   it('an unknown response id is NotFoundError', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { SessionStore, keySpace } from '@relaycast/shared';
+import { SessionStore, keySpace } from '@relaycast/store';
 import { readSse } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Queue, Worker } from 'bullmq';
-import { SessionStore, keySpace, newSessionId } from '@relaycast/shared';
+import { newSessionId } from '@relaycast/protocol';
+import { SessionStore, keySpace } from '@relaycast/store';
 import { Control } from '../../services/ingest/src/control.js';
 import { JobLock } from '../../services/ingest/src/job-lock.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';

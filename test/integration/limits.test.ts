@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, keySpace, newSessionId, type KeySpace, type RedisClient } from '@relaycast/shared';
+import { newSessionId } from '@relaycast/protocol';
+import { createRedis, keySpace, type KeySpace, type RedisClient } from '@relaycast/store';
 import { clientSubject } from '../../services/edge/src/connection-limits.js';
 import { createSession, makeKey, type CreatedSession } from '../helpers/auth.js';
 import { startProcCluster, type ProcCluster } from '../helpers/procs.js';

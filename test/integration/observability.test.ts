@@ -1,12 +1,15 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createRedis, encodeFrame, keySpace, loadConfig, storeFor } from '@relaycast/shared';
+import { createRedis, keySpace, storeFor } from '@relaycast/store';
+import { createLogger } from '@relaycast/shared';
+import { loadSystemConfig } from '../helpers/config.js';
+import { encodeFrame } from '../../services/edge/src/sse.js';
 import { startEdge, type Edge } from '../../services/edge/src/index.js';
 import { startIngest, type Ingest } from '../../services/ingest/src/index.js';
 import { Control } from '../../services/ingest/src/control.js';
 import { generate } from '../../services/ingest/src/generate.js';
 import { IngestMetrics } from '../../services/ingest/src/metrics.js';
-import { compilePipelines } from '../../services/ingest/src/processors/index.js';
+import { compilePipelines } from '@relaycast/processors';
 import { Dispatchers } from '../../services/ingest/src/upstream.js';
 import { startMockModel, type MockModel } from '../../services/mock-model/src/index.js';
 import { scrape, sample } from '../helpers/metrics.js';
@@ -215,7 +218,7 @@ describe('structured logs', () => {
     });
     mock = await startMockModel({ port: 0 });
     process.env.RC_TEST_UPSTREAM_KEY = secrets[0];
-    const cfg = loadConfig({
+    const cfg = loadSystemConfig({
       NODE_ENV: 'test',
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: redis.prefix(),

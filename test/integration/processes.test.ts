@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { keySpace } from '@relaycast/shared';
+import { keySpace } from '@relaycast/store';
 import { tokensFor } from '../../services/mock-model/src/index.js';
 import { followEventSource, followRaw, referenceRead, textAfterLastReset, waitForSeq, wire, type Followed } from '../helpers/clients.js';
 import { sample, scrape } from '../helpers/metrics.js';

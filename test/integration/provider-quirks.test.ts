@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keySpace, SessionStore } from '@relaycast/shared';
+import { keySpace, SessionStore } from '@relaycast/store';
 import { RelaycastClient } from '../../packages/client/src/index.js';
 import { mockExpectation, type MockShape } from '../../services/mock-model/src/index.js';
 import { bearer } from '../helpers/auth.js';

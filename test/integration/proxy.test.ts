@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { newSessionId, storeFor } from '@relaycast/shared';
+import { newSessionId } from '@relaycast/protocol';
+import { storeFor } from '@relaycast/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEdge } from '../../services/edge/src/index.js';
 import { mintToken } from '../helpers/auth.js';

@@ -4,7 +4,8 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { SessionStore, keySpace, newSessionId } from '@relaycast/shared';
+import { newSessionId } from '@relaycast/protocol';
+import { SessionStore, keySpace } from '@relaycast/store';
 import { startEdge } from '../../services/edge/src/index.js';
 import { SECURITY_HEADERS } from '../../services/edge/src/security-headers.js';
 import { mintToken } from '../helpers/auth.js';

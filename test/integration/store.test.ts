@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { FencedError, SessionEndedError, SessionMissingError, SessionStore, keySpace, newSessionId } from '@relaycast/shared';
+import { newSessionId } from '@relaycast/protocol';
+import { FencedError, SessionEndedError, SessionMissingError, SessionStore, keySpace } from '@relaycast/store';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;

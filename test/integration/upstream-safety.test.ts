@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '@relaycast/shared';
+import { ConfigError } from '@relaycast/shared';
+import { loadIngestConfig } from '../../services/ingest/src/config.js';
 import { startMockModel, type MockModel } from '../../services/mock-model/src/index.js';
 import { readSse } from '../helpers/sse.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
@@ -79,8 +80,8 @@ describe('no request chooses where Relaycast connects', () => {
 
   it('a route cannot be configured to send one of Relaycast\'s own secrets upstream', () => {
     const routes = JSON.stringify({ mock: { provider: 'openai', baseUrl: mock.url, model: 'm', apiKeyEnv: 'TOKEN_SECRET' } });
-    expect(() => loadConfig({ ROUTES_JSON: routes })).toThrow(ConfigError);
-    expect(() => loadConfig({ ROUTES_JSON: routes })).toThrow(/apiKeyEnv may not name Relaycast's own TOKEN_SECRET/);
+    expect(() => loadIngestConfig({ ROUTES_JSON: routes })).toThrow(ConfigError);
+    expect(() => loadIngestConfig({ ROUTES_JSON: routes })).toThrow(/apiKeyEnv may not name Relaycast's own TOKEN_SECRET/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventData, type RelaycastEvent } from '@relaycast/shared';
+import { eventData, type RelaycastEvent } from '@relaycast/protocol';
 import { ChatChunks } from '../../services/edge/src/compat/chat.js';
 import { ResponsesEvents, type StreamEvent } from '../../services/edge/src/compat/responses-map.js';
 import type { NativeEvent } from '../../services/edge/src/compat/stream.js';

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, DEFAULTS, loadConfig } from '@relaycast/shared';
+import { CONFIG_VARIABLES, DEFAULTS } from '@relaycast/shared';
+import { loadEdgeConfig } from '../../services/edge/src/config.js';
+import { loadIngestConfig } from '../../services/ingest/src/config.js';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -29,7 +31,8 @@ describe('deployment files list every config variable', () => {
 
   it('an empty variable (what compose passes for an unset one) means the default', () => {
     const empty = Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, '']));
-    expect(loadConfig(empty)).toEqual(loadConfig({}));
+    expect(loadEdgeConfig(empty)).toEqual(loadEdgeConfig({}));
+    expect(loadIngestConfig(empty)).toEqual(loadIngestConfig({}));
   });
 });
 

@@ -1,20 +1,21 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, loadConfig } from '@relaycast/shared';
+import { ConfigError } from '@relaycast/shared';
+import { loadIngestConfig } from '../../services/ingest/src/config.js';
 import { z } from 'zod';
-import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '../../services/ingest/src/processors/index.js';
-import { compilePatterns, StreamRedactor } from '../../services/ingest/src/processors/redact.js';
+import { compilePipelines, defineProcessor, type ProcessorDefinition, type StreamEvent } from '@relaycast/processors';
+import { compilePatterns, StreamRedactor } from '../../packages/processors/src/redact.js';
 import { trimStart } from '../../docs/examples/trim-start.js';
 
 /** A route's compiled pipeline, as ingest builds it at start-up. */
-function pipelineOf(processors: object[], extra: ProcessorDefinition<any>[] = []) {
-  const cfg = loadConfig({ ROUTES_JSON: JSON.stringify({ r: { provider: 'openai', baseUrl: 'http://127.0.0.1:1', model: 'm', processors } }), DEFAULT_MODEL: 'r' });
+function pipelineOf(processors: object[], extra: ProcessorDefinition<any>[] = [], stop?: string[]) {
+  const cfg = loadIngestConfig({ ROUTES_JSON: JSON.stringify({ r: { provider: 'openai', baseUrl: 'http://127.0.0.1:1', model: 'm', processors } }), DEFAULT_MODEL: 'r' });
   const factory = compilePipelines(cfg, extra).get('r')!;
   const out: StreamEvent[] = [];
   const finished: string[] = [];
   const failed: string[] = [];
-  const p = factory.create({ emit: (e) => out.push(e), finish: (r) => finished.push(r), fail: (name) => failed.push(name) });
+  const p = factory.create({ emit: (e) => out.push(e), finish: (r) => finished.push(r), fail: (name) => failed.push(name) }, stop);
   return { p, out, finished, failed, names: factory.names };
 }
 const d = (text: string): StreamEvent => ({ type: 'delta', text });
@@ -79,6 +80,16 @@ describe('stop sequences', () => {
     x.p.push(d('c yy zz'));
     expect(x.out).toEqual([d('ab '), d('y'), { type: 'usage', inputTokens: 1, outputTokens: 1, estimated: false }, d('c ')]);
     expect(x.finished).toEqual(['stop']);
+  });
+
+  it('a request’s sequences run after the route’s processors (they see redacted text) and before coalescing, which flushes', () => {
+    // A window longer than this synchronous test: only the stop's finish can make coalescing let its text go.
+    const x = pipelineOf([{ type: 'redact', builtins: ['email'] }, { type: 'coalesce', windowMs: 1_000 }], [], ['[email]']);
+    for (const t of ['Write to alice@exa', 'mple.org', ' today.']) x.p.push(d(t));
+    expect(textOf(x.out)).toBe('Write to ');
+    expect(x.finished).toEqual(['stop']);
+    x.p.end();
+    expect(textOf(x.out)).toBe('Write to ');
   });
 
   it('property: without a sequence in the text, the text passes unchanged whatever the split', () => {

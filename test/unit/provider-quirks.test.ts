@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RelaycastEvent, Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { Route } from '@relaycast/shared';
 import { decodeChunks, firstBadSplit, providerRoute as route, reassemble, transcript } from '../helpers/provider-decode.js';
 
 // Issue 16: what real provider streams send that the first adapters got wrong. Each transcript is the

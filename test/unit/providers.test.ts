@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { PROVIDER_ADAPTERS } from '../../services/ingest/src/providers/index.js';
 import { BodyDecoder } from '../../services/ingest/src/upstream.js';
 import { decodeChunks, providerRoute, transcript } from '../helpers/provider-decode.js';
@@ -58,7 +59,7 @@ const CASES: [file: string, route: Route, expected: RelaycastEvent[]][] = [
   ['anthropic-overloaded.sse', route('anthropic'), [d('Hello'), err('overloaded_error: Overloaded', true)]],
   ['anthropic-max-tokens.sse', route('anthropic'), [d('One two'), d(' three'), u(16, 3), done('length', usage(16, 3))]],
   ['ollama-chat.ndjson', route('ollama'), [d('The'), d(' sky'), d(' is blue — ☀️'), u(26, 282), done('stop', usage(26, 282))]],
-  ['ollama-tools.ndjson', route('ollama'), [th('The user asks'), th(' about Paris weather.'), tool(0, '{"format":"celsius","location":"Paris, FR"}', undefined, 'get_current_weather'), u(122, 33), done('stop', usage(122, 33))]],
+  ['ollama-tools.ndjson', route('ollama'), [th('The user asks'), th(' about Paris weather.'), tool(0, '{"format":"celsius","location":"Paris, FR"}', undefined, 'get_current_weather'), u(122, 33), done('tool_calls', usage(122, 33))]],
   ['ollama-error.ndjson', route('ollama'), [d('Hel'), err('an error was encountered while running the model: unexpected EOF', false)]],
   ['ollama-length.ndjson', route('ollama'), [d('Once'), d(' upon'), u(3, 2, true), done('length', usage(3, 2, true))]],
   ['sse-json.sse', route('sse', { sse: { textPath: 'text', events: ['message'], doneData: '[DONE]' } }), [d('Héllo'), d(', wörld'), d(' 日本 🚀'), done('stop', est('Héllo, wörld 日本 🚀'.length))]],
@@ -199,6 +200,19 @@ describe('provider requests', () => {
     expect(get.body).toBeUndefined();
     expect(new URL(get.url).searchParams.get('prompt')).toBe('say Be brief.\nHi');
     expect(new URL(get.url).searchParams.get('a')).toBe('1');
+  });
+
+  it('a request’s stop sequences go in each format’s own field; Responses and a template without {{stop}} have none', () => {
+    const stop = ['\n\nUser:', 'END'];
+    const j: GenerateJob = { ...withParams, params: { ...withParams.params, stop } };
+    expect(req(route('openai'), j).json.stop).toEqual(stop);
+    expect(req(route('anthropic'), j).json.stop_sequences).toEqual(stop);
+    expect(req(route('ollama'), j).json.options).toEqual({ temperature: 0.5, num_predict: 50, seed: 3, stop });
+    expect(Object.keys(req(route('openai-responses'), j).json)).not.toContain('stop');
+    expect(req(route('sse', { sse: { body: { p: '{{prompt}}', stop: '{{stop}}' }, doneData: '[DONE]' } }), j).json).toEqual({ p: 'Be brief.\nHi', stop });
+    expect(Object.keys(req(route('sse'), j).json)).not.toContain('stop');
+    // Without stop, no format sends the field.
+    for (const p of ['openai', 'anthropic', 'ollama'] as const) expect(JSON.stringify(req(route(p)).json)).not.toMatch(/"stop/);
   });
 
   it('mock controls (with the seed) go only where the route allows them; route body fields and a path override are used', () => {

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, fallbackChain, listModels, loadConfig, PROVIDERS } from '@relaycast/shared';
-import { compilePipelines } from '../../services/ingest/src/processors/index.js';
+import { ConfigError, fallbackChain, listModels, PROVIDERS } from '@relaycast/shared';
+import { loadIngestConfig } from '../../services/ingest/src/config.js';
+import { compilePipelines } from '@relaycast/processors';
 
-const routes = (r: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ ROUTES_JSON: JSON.stringify(r), DEFAULT_MODEL: Object.keys(r)[0]!, ...env });
+const routes = (r: Record<string, unknown>, env: Record<string, string> = {}) => loadIngestConfig({ ROUTES_JSON: JSON.stringify(r), DEFAULT_MODEL: Object.keys(r)[0]!, ...env });
 const ok = { provider: 'openai', baseUrl: 'https://api.openai.com', model: 'gpt-4o-mini' };
 function fails(f: () => unknown, variable: string, message: RegExp) {
   try {
@@ -18,7 +19,7 @@ function fails(f: () => unknown, variable: string, message: RegExp) {
 
 describe('default routes: one mock model per wire format', () => {
   it('has mock (OpenAI chat, the default model), mock-responses, mock-anthropic, mock-ollama and mock-sse at MOCK_MODEL_URL', () => {
-    const cfg = loadConfig({ MOCK_MODEL_URL: 'http://127.0.0.1:9999' });
+    const cfg = loadIngestConfig({ MOCK_MODEL_URL: 'http://127.0.0.1:9999' });
     expect(cfg.DEFAULT_MODEL).toBe('mock');
     expect(Object.fromEntries(Object.entries(cfg.routes).map(([k, r]) => [k, r.provider]))).toEqual({ mock: 'openai', 'mock-responses': 'openai-responses', 'mock-anthropic': 'anthropic', 'mock-ollama': 'ollama', 'mock-sse': 'sse' });
     for (const r of Object.values(cfg.routes)) {
@@ -48,7 +49,7 @@ describe('routes file validation names the bad entry', () => {
   ])('%j', (r, message) => fails(() => routes(r), 'ROUTES_JSON', message));
 
   it('a routes file that cannot be read or parsed names ROUTES_FILE', () => {
-    fails(() => loadConfig({ ROUTES_FILE: '/nonexistent/routes.json' }), 'ROUTES_FILE', /cannot read routes/);
+    fails(() => loadIngestConfig({ ROUTES_FILE: '/nonexistent/routes.json' }), 'ROUTES_FILE', /cannot read routes/);
   });
 });
 
@@ -60,7 +61,7 @@ describe('environment overrides: ROUTE_<NAME>_BASE_URL, _MODEL, _API_KEY_ENV', (
   });
 
   it('apply to the default routes too; empty means unset', () => {
-    const cfg = loadConfig({ ROUTE_MOCK_ANTHROPIC_BASE_URL: 'http://10.0.0.5:8090', ROUTE_MOCK_MODEL: '' });
+    const cfg = loadIngestConfig({ ROUTE_MOCK_ANTHROPIC_BASE_URL: 'http://10.0.0.5:8090', ROUTE_MOCK_MODEL: '' });
     expect(cfg.routes['mock-anthropic']!.baseUrl).toBe('http://10.0.0.5:8090');
     expect(cfg.routes.mock!.model).toBe('mock-1');
   });
@@ -83,7 +84,7 @@ describe('fallback chains', () => {
 describe('deploy/routes.example.json', () => {
   const text = readFileSync(new URL('../../deploy/routes.example.json', import.meta.url), 'utf8');
   it('passes validation, processors included, with real provider URLs and key variables', () => {
-    const cfg = loadConfig({ ROUTES_FILE: new URL('../../deploy/routes.example.json', import.meta.url).pathname, DEFAULT_MODEL: 'gpt-4o-mini' });
+    const cfg = loadIngestConfig({ ROUTES_FILE: new URL('../../deploy/routes.example.json', import.meta.url).pathname, DEFAULT_MODEL: 'gpt-4o-mini' });
     expect(compilePipelines(cfg).size).toBe(Object.keys(cfg.routes).length);
     expect(new Set(Object.values(cfg.routes).map((r) => r.provider))).toEqual(new Set(PROVIDERS));
     expect(cfg.routes['gpt-4o-mini']).toMatchObject({ baseUrl: 'https://api.openai.com', apiKeyEnv: 'OPENAI_API_KEY', fallbacks: ['claude-haiku'] });

@@ -3,7 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ApiKeyRing, ConfigError, TokenError, TokenSigner, allowsModel, apiKeyEntry, hashApiKey, loadConfig, newApiKey } from '@relaycast/shared';
+import { ConfigError } from '@relaycast/shared';
+import { loadEdgeConfig } from '../../services/edge/src/config.js';
+import { TokenError, TokenSigner } from '../../services/edge/src/tokens.js';
+import { ApiKeyRing, allowsModel, apiKeyEntry, hashApiKey, newApiKey } from '../../services/edge/src/api-keys.js';
 
 const SECRET = 'unit-secret-unit-secret-unit-secret-1234';
 
@@ -85,7 +88,7 @@ describe('security configuration', () => {
   const entry = (over: Record<string, unknown> = {}) => ({ id: 'k1', tenant: 'acme', hash: hashApiKey(newApiKey()), ...over });
   const fails = (env: Record<string, string>, variable: string, message: RegExp) => {
     try {
-      loadConfig(env);
+      loadEdgeConfig(env);
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as ConfigError).variable).toBe(variable);
@@ -96,11 +99,11 @@ describe('security configuration', () => {
   };
 
   it('reads API keys from API_KEYS or API_KEYS_FILE, defaulting models to all', () => {
-    expect(loadConfig({ API_KEYS: JSON.stringify([entry()]) }).apiKeys).toEqual([{ ...entry(), hash: expect.any(String), models: ['*'] }]);
+    expect(loadEdgeConfig({ API_KEYS: JSON.stringify([entry()]) }).apiKeys).toEqual([{ ...entry(), hash: expect.any(String), models: ['*'] }]);
     const dir = mkdtempSync(join(tmpdir(), 'rc-keys-'));
     writeFileSync(join(dir, 'keys.json'), JSON.stringify([entry({ models: ['mock'] })]));
-    expect(loadConfig({ API_KEYS_FILE: join(dir, 'keys.json') }).apiKeys[0]!.models).toEqual(['mock']);
-    expect(loadConfig({}).apiKeys).toEqual([]);
+    expect(loadEdgeConfig({ API_KEYS_FILE: join(dir, 'keys.json') }).apiKeys[0]!.models).toEqual(['mock']);
+    expect(loadEdgeConfig({}).apiKeys).toEqual([]);
   });
 
   it('refuses plaintext keys, duplicates, unknown models and unreadable files, naming the variable', () => {
@@ -115,13 +118,13 @@ describe('security configuration', () => {
   });
 
   it('parses CORS_ORIGINS as exact origins and TRUST_PROXY as hops or address lists', () => {
-    expect(loadConfig({}).corsOrigins).toEqual([]);
-    expect(loadConfig({ CORS_ORIGINS: 'https://a.example.com, http://localhost:3000' }).corsOrigins).toEqual(['https://a.example.com', 'http://localhost:3000']);
+    expect(loadEdgeConfig({}).corsOrigins).toEqual([]);
+    expect(loadEdgeConfig({ CORS_ORIGINS: 'https://a.example.com, http://localhost:3000' }).corsOrigins).toEqual(['https://a.example.com', 'http://localhost:3000']);
     fails({ CORS_ORIGINS: 'https://a.example.com/path' }, 'CORS_ORIGINS', /origins/);
     fails({ CORS_ORIGINS: '*' }, 'CORS_ORIGINS', /no wildcard/);
-    expect(loadConfig({}).trustProxy).toBe(false);
-    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
-    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8']);
+    expect(loadEdgeConfig({}).trustProxy).toBe(false);
+    expect(loadEdgeConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadEdgeConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8']);
     fails({ TRUST_PROXY: 'true' }, 'TRUST_PROXY', /hop count/);
     fails({ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY', /hop count/);
   });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, eventData, eventSchema, InvalidCursorError, isSessionId, isTerminal, keySpace, loadConfig, newSessionId, parseCursor, parseEvent, parseLiveMessage, type RelaycastEvent } from '@relaycast/shared';
+import { eventData, eventSchema, InvalidCursorError, isSessionId, isTerminal, newSessionId, parseCursor, parseEvent, type RelaycastEvent } from '@relaycast/protocol';
+import { keySpace, parseLiveMessage } from '@relaycast/store';
+import { ConfigError, DEFAULTS } from '@relaycast/shared';
+import { loadEdgeConfig } from '../../services/edge/src/config.js';
+import { loadIngestConfig } from '../../services/ingest/src/config.js';
 
 describe('event schema', () => {
   const samples: RelaycastEvent[] = [
@@ -66,18 +70,35 @@ describe('ids and cursors', () => {
 
 describe('config', () => {
   it('applies named defaults', () => {
-    const c = loadConfig({});
+    const c = loadEdgeConfig({});
+    const i = loadIngestConfig({});
     expect(c.PORT).toBe(DEFAULTS.PORT);
     expect(c.HEARTBEAT_MS).toBe(15_000);
     expect(c.RETENTION_SECONDS).toBe(3600);
-    expect(c.INGEST_CONCURRENCY).toBe(64);
+    expect(i.RETENTION_SECONDS).toBe(3600);
+    expect(i.INGEST_CONCURRENCY).toBe(64);
     expect(c.routes[c.DEFAULT_MODEL]?.provider).toBe('openai');
+    expect(i.routes[i.DEFAULT_MODEL]?.provider).toBe('openai');
     expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(i)).toBe(true);
+  });
+  it('gives each service only its own settings: ingest neither reads nor validates the edge API keys and token secret', () => {
+    const edgeOnly = { API_KEYS: '{not json', TOKEN_SECRET: 'short', PORT: 'eighty' };
+    const i = loadIngestConfig(edgeOnly);
+    expect(i).not.toHaveProperty('API_KEYS');
+    expect(i).not.toHaveProperty('apiKeys');
+    expect(i).not.toHaveProperty('TOKEN_SECRET');
+    expect(i).not.toHaveProperty('PORT');
+    expect(() => loadEdgeConfig(edgeOnly)).toThrow(ConfigError);
+    expect(() => loadEdgeConfig({ API_KEYS: '{not json' })).toThrow(/API_KEYS/);
+    expect(loadEdgeConfig({})).not.toHaveProperty('INGEST_CONCURRENCY');
+    expect(() => loadIngestConfig({ INGEST_CONCURRENCY: 'many' })).toThrow(/INGEST_CONCURRENCY/);
+    expect(loadEdgeConfig({ INGEST_CONCURRENCY: 'many' }).PORT).toBe(DEFAULTS.PORT);
   });
   it('names the bad variable', () => {
     for (const [k, v] of [['PORT', 'eighty'], ['REDIS_URL', 'http://x'], ['HEARTBEAT_MS', '5'], ['LOG_LEVEL', 'loud']]) {
       try {
-        loadConfig({ [k!]: v });
+        loadEdgeConfig({ [k!]: v });
         expect.unreachable();
       } catch (e) {
         expect(e).toBeInstanceOf(ConfigError);
@@ -87,8 +108,8 @@ describe('config', () => {
     }
   });
   it('validates routes and names the bad entry', () => {
-    expect(() => loadConfig({ ROUTES_JSON: '{"m":{"provider":"nope","baseUrl":"http://x","model":"a"}}', DEFAULT_MODEL: 'm' })).toThrow(/ROUTES_JSON: route m.provider/);
-    expect(() => loadConfig({ ROUTES_JSON: '{not json' })).toThrow(ConfigError);
-    expect(() => loadConfig({ DEFAULT_MODEL: 'missing' })).toThrow(/DEFAULT_MODEL/);
+    expect(() => loadIngestConfig({ ROUTES_JSON: '{"m":{"provider":"nope","baseUrl":"http://x","model":"a"}}', DEFAULT_MODEL: 'm' })).toThrow(/ROUTES_JSON: route m.provider/);
+    expect(() => loadIngestConfig({ ROUTES_JSON: '{not json' })).toThrow(ConfigError);
+    expect(() => loadIngestConfig({ DEFAULT_MODEL: 'missing' })).toThrow(/DEFAULT_MODEL/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { encodeComment, encodeFrame, encodeRetry, SseFieldError } from '@relaycast/shared';
+import { encodeComment, encodeFrame, encodeRetry, SseFieldError } from '../../services/edge/src/sse.js';
 
 function parseAll(text: string): EventSourceMessage[] {
   const out: EventSourceMessage[] = [];

@@ -2,10 +2,10 @@
  * What the client speaks: the wire vocabulary comes from @relaycast/protocol (browser-safe; declared once
  * there for the edge, ingest, the page and the tests alike); the rest is this library's own API.
  */
-import type { EventPayloads, EventType, Usage } from '@relaycast/protocol';
+import type { EventPayloads, EventType, JobMessage, ToolChoice, ToolDefinition, Usage } from '@relaycast/protocol';
 
 export { EVENT_TYPES, TERMINAL_TYPES } from '@relaycast/protocol';
-export type { EventPayloads, EventType, SessionStatus, StatusResponse, ToolCall, Usage } from '@relaycast/protocol';
+export type { EventPayloads, EventType, SessionStatus, StatusResponse, ToolCall, ToolCallRecord, ToolChoice, ToolDefinition, Usage } from '@relaycast/protocol';
 
 /**
  * A payload as the client hands it on: a tool call's own id is `callId`, since `id` is the event's SSE id
@@ -17,10 +17,8 @@ type ReceivedPayload<T extends EventType> = T extends 'tool_call' ? Omit<EventPa
 export type StreamEvent = { [T in EventType]: { id: string | undefined; type: T } & ReceivedPayload<T> }[EventType];
 export type StreamEventOf<T extends EventType> = Extract<StreamEvent, { type: T }>;
 
-export interface Message {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+/** A text message, an assistant turn that called tools (`toolCalls`), or a tool's result (`role: 'tool'`). */
+export type Message = JobMessage;
 
 /** Controls of the mock model (services/mock-model), accepted by routes that allow them. */
 export interface MockControls {
@@ -38,6 +36,11 @@ export interface CreateSessionRequest {
   max_tokens?: number;
   temperature?: number;
   seed?: number;
+  /** Functions the model may call (README, Tools), and how it chooses among them. */
+  tools?: ToolDefinition[];
+  tool_choice?: ToolChoice;
+  /** The answer ends before the first of these (a string, or up to 4), with finish reason `stop`. */
+  stop?: string | string[];
   mock?: MockControls;
 }
 

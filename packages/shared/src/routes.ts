@@ -17,7 +17,7 @@ const timeoutsSchema = z.strictObject({ connectMs: ms.optional(), firstByteMs: m
 export const sseOptionsSchema = z
   .strictObject({
     method: z.enum(['GET', 'POST']).default('POST'),
-    /** JSON body template for POST; whole-string placeholders `{{messages}}`, `{{prompt}}`, `{{model}}`, `{{max_tokens}}`, `{{temperature}}`, `{{seed}}`. */
+    /** JSON body template for POST; whole-string placeholders `{{messages}}`, `{{prompt}}`, `{{model}}`, `{{max_tokens}}`, `{{temperature}}`, `{{seed}}`, `{{stop}}` (the request's stop sequences, an array). */
     body: z.unknown().optional(),
     /** Query parameters added to the URL; `{{prompt}}` and `{{model}}` inside a value are replaced (URL-encoded). */
     query: z.record(z.string(), z.string().max(2_000)).optional(),

@@ -1,6 +1,9 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
-import { allowsModel, pingWithin, RateLimiter, type Config, type GenerateJob, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
+import { pingWithin, RateLimiter, type Limiter, type RedisClient, type SessionStore } from '@relaycast/store';
+import type { GenerateJob, Logger } from '@relaycast/shared';
+import type { EdgeConfig } from './config.js';
+import { allowsModel } from './api-keys.js';
 import { apiKeyOf, requireApiKey, type EdgeAuth } from './auth.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { compatRoutes } from './compat/index.js';
@@ -21,7 +24,7 @@ import { publishRoutes } from './publish/index.js';
 import { registerRoutes, type Route } from './route-table.js';
 
 export interface AppDeps {
-  cfg: Config;
+  cfg: EdgeConfig;
   store: SessionStore;
   hub: Hub;
   queue: Queue<GenerateJob>;

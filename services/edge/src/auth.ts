@@ -1,5 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
-import { API_KEY_PREFIX, TOKEN_PREFIX, TokenError, type ApiKeyEntry, type ErrorCode, type ApiKeyRing, type SessionMeta, type TokenClaims, type TokenSigner } from '@relaycast/shared';
+import type { ErrorCode } from '@relaycast/protocol';
+import type { SessionMeta } from '@relaycast/store';
+import { TOKEN_PREFIX, TokenError, type TokenClaims, type TokenSigner } from './tokens.js';
+import { API_KEY_PREFIX, type ApiKeyEntry, type ApiKeyRing } from './api-keys.js';
 import { sendError } from './http-error.js';
 import { bindCaller } from './request-log.js';
 

@@ -1,4 +1,5 @@
-import { FencedError, SessionEndedError, SessionMissingError, type Limiter, type Logger, type SessionStore } from '@relaycast/shared';
+import { FencedError, SessionEndedError, SessionMissingError, type Limiter, type SessionStore } from '@relaycast/store';
+import type { Logger } from '@relaycast/shared';
 
 /**
  * How long a worker that heard a cancel has to end its session before the edge ends it itself. A healthy

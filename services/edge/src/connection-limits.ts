@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Config, KeySpace, Limiter, Logger } from '@relaycast/shared';
+import type { KeySpace, Limiter } from '@relaycast/store';
+import type { Logger } from '@relaycast/shared';
+import type { EdgeConfig } from './config.js';
 
 /** An event stream's admission: its slots (to release on close) and the session's last seq, or why not. */
 export type Admission =
@@ -21,7 +23,7 @@ export class ConnectionLimits {
 
   constructor(
     private readonly limiter: Limiter,
-    private readonly cfg: Config,
+    private readonly cfg: EdgeConfig,
     private readonly log: Logger,
   ) {
     this.keys = limiter.keys.limits;

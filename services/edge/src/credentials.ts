@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { ApiKeyRing, ConfigError, TokenSigner, apiKeyEntry, newApiKey, type Config, type Logger } from '@relaycast/shared';
+import { ConfigError, type Logger } from '@relaycast/shared';
+import type { EdgeConfig } from './config.js';
+import { TokenSigner } from './tokens.js';
+import { ApiKeyRing, apiKeyEntry, newApiKey } from './api-keys.js';
 
 export interface Credentials {
   keys: ApiKeyRing;
@@ -11,7 +14,7 @@ export interface Credentials {
  * own would accept no real key and sign tokens no other edge verifies). In development an edge started
  * bare gets throwaway ones, loudly: `npm start` configures persistent ones instead (scripts/start.js).
  */
-export function resolveCredentials(cfg: Config, log: Logger, tell: (text: string) => void = (t) => process.stderr.write(t)): Credentials {
+export function resolveCredentials(cfg: EdgeConfig, log: Logger, tell: (text: string) => void = (t) => process.stderr.write(t)): Credentials {
   const production = cfg.NODE_ENV === 'production';
   let secret = cfg.TOKEN_SECRET;
   if (!secret) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { InvalidCursorError, parseCursor } from '@relaycast/shared';
+import { InvalidCursorError, parseCursor } from '@relaycast/protocol';
 
 const QUERY_NAME = 'lastEventId';
 

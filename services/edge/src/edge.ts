@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { closeRedis, createLogger, createRedis, settleWithin, encodeComment, keySpace, Limiter, storeFor, type Config, type GenerateJob, type Logger } from '@relaycast/shared';
+import { closeRedis, createRedis, settleWithin, keySpace, Limiter, storeFor } from '@relaycast/store';
+import { createLogger, type GenerateJob, type Logger } from '@relaycast/shared';
+import type { EdgeConfig } from './config.js';
+import { encodeComment } from './sse.js';
 import { createApp } from './app.js';
 import { edgeServer, listen } from './http-server.js';
 import { eventsRoute } from './routes/events.js';
@@ -15,7 +18,7 @@ import { EdgeStats } from './stats.js';
 import { fdBudget, readFdLimits } from './fd-budget.js';
 import { SocketGuard } from './socket-guard.js';
 import { startHealthListener } from './health-listener.js';
-import type { Subscriber } from './subscriber.js';
+import { heartbeat, type Subscriber } from './subscriber.js';
 import { resolveWebDir } from './web.js';
 import { producerStoreFor, startProducerSweeper } from './publish/index.js';
 
@@ -46,7 +49,7 @@ const HEARTBEAT = encodeComment('');
  * anything, when production lacks its API keys or token secret.
  */
 /** Streams and sockets fit the open-file limit with room to spare, so accept() never meets EMFILE. */
-function withFdBudget(cfg: Config, log: Logger): { cfg: Config; budget: ReturnType<typeof fdBudget> } {
+function withFdBudget(cfg: EdgeConfig, log: Logger): { cfg: EdgeConfig; budget: ReturnType<typeof fdBudget> } {
   const budget = fdBudget(cfg.MAX_CONNECTIONS, readFdLimits());
   if (budget.maxStreams < cfg.MAX_CONNECTIONS) log.warn({ configured: cfg.MAX_CONNECTIONS, used: budget.maxStreams, fdLimit: budget.soft }, 'MAX_CONNECTIONS lowered to fit the open-file limit');
   log.info({ fdSoft: budget.soft, fdHard: budget.hard, maxSockets: budget.maxSockets, maxConnections: budget.maxStreams }, 'connection budget');
@@ -54,7 +57,7 @@ function withFdBudget(cfg: Config, log: Logger): { cfg: Config; budget: ReturnTy
 }
 
 /** Three Redis connections whatever the load (commands, the one pub/sub connection, BullMQ's) and what uses them. */
-function connectStorage(cfg: Config, log: Logger) {
+function connectStorage(cfg: EdgeConfig, log: Logger) {
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
   const [redis, sub, queueConn] = [createRedis(cfg.redis, 'edge-cmd'), createRedis(cfg.redis, 'edge-sub', { subscriber: true }), createRedis(cfg.redis, 'edge-queue')];
   for (const c of [redis, sub, queueConn]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
@@ -66,7 +69,7 @@ function connectStorage(cfg: Config, log: Logger) {
   return { redis, sub, queueConn, store: storeFor(cfg, redis), queue, limiter: new Limiter(redis, keys) };
 }
 
-export async function startEdge(given: Config, log: Logger = createLogger('edge', given.LOG_LEVEL)): Promise<Edge> {
+export async function startEdge(given: EdgeConfig, log: Logger = createLogger('edge', given.LOG_LEVEL)): Promise<Edge> {
   const { cfg, budget } = withFdBudget(given, log);
   const credentials = resolveCredentials(cfg, log);
   const auth = new EdgeAuth(credentials.keys, credentials.tokens, cfg.TOKEN_TTL_SECONDS * 1000);
@@ -88,10 +91,9 @@ export async function startEdge(given: Config, log: Logger = createLogger('edge'
   const events = eventsRoute({ cfg, store, hub, log, stats, auth, connections, onSlow, state, count: metrics.count, trust: app.get('trust proxy fn') as (addr: string, i: number) => boolean });
   const server = edgeServer(app, events, hub);
   const guard = new SocketGuard(server, stats.sockets, budget.maxSockets, cfg.HEADERS_TIMEOUT_MS, log);
-  // Comments keep proxies from timing idle streams out (the spec advises one about every 15 s).
-  const heartbeat = setInterval(() => {
-    for (const s of hub.subscribers()) s.write(HEARTBEAT);
-  }, cfg.HEARTBEAT_MS).unref();
+  // Comments keep proxies from timing idle streams out (the spec advises one about every 15 s); a stream
+  // that carried events since is not idle and is skipped (subscriber.ts), hence a tick every half interval.
+  const beats = setInterval(() => heartbeat(hub.subscribers(), HEARTBEAT), cfg.HEARTBEAT_MS / 2).unref();
 
   const health = cfg.HEALTH_PORT === undefined ? undefined : await startHealthListener({ port: cfg.HEALTH_PORT, host: cfg.HOST, redis, draining: () => state.draining, metrics: async () => ({ body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }), log });
   const port = await listen(server, cfg);
@@ -102,7 +104,7 @@ export async function startEdge(given: Config, log: Logger = createLogger('edge'
   const close = () => {
     closing ??= (async () => {
       state.draining = true;
-      clearInterval(heartbeat);
+      clearInterval(beats);
       producerSweeper.stop();
       hub.stopChecks();
       connections.stop();
@@ -151,7 +153,7 @@ async function drainAcross(server: Server, hub: Hub, state: { draining: boolean 
   }, Math.random() * windowMs))));
 }
 
-function warnIfPageMissing(cfg: Config, log: Logger): void {
+function warnIfPageMissing(cfg: EdgeConfig, log: Logger): void {
   const page = join(resolveWebDir(cfg.WEB_DIR), 'index.html');
   if (!existsSync(page)) log.warn({ page }, 'web page not built: / answers 503 web_not_built until npm run build makes it');
 }

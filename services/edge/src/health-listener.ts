@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { pingWithin, type Logger, type RedisClient } from '@relaycast/shared';
+import type { Logger } from '@relaycast/shared';
+import { pingWithin, type RedisClient } from '@relaycast/store';
 import { CELL, CELL_COUNT, type HealthWorkerData } from './health-cells.js';
 
 /** The main loop says it is turning this often; /healthz fails after STALL_MS without a turn. */

@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ErrorCode } from '@relaycast/shared';
+import type { ErrorCode } from '@relaycast/protocol';
 import { CELL, type HealthWorkerData, type MetricsReply } from './health-cells.js';
 
 /**

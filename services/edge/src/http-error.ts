@@ -1,4 +1,4 @@
-import { ERRORS, type ErrorCode } from '@relaycast/shared';
+import { ERRORS, type ErrorCode } from '@relaycast/protocol';
 import type { Response } from 'express';
 
 /**

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config, ErrorCode } from '@relaycast/shared';
+import type { ErrorCode } from '@relaycast/protocol';
+import type { EdgeConfig } from './config.js';
 import type { Hub } from './hub.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
@@ -36,7 +37,7 @@ export function edgeServer(app: (req: IncomingMessage, res: ServerResponse) => v
 }
 
 /** Listens on PORT/HOST; resolves the port actually bound (PORT=0 picks one). */
-export async function listen(server: Server, cfg: Pick<Config, 'PORT' | 'HOST'>): Promise<number> {
+export async function listen(server: Server, cfg: Pick<EdgeConfig, 'PORT' | 'HOST'>): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Linux's usual somaxconn: during a connection flood, a new client's SYN waits in the queue rather than

@@ -1,5 +1,6 @@
-import { parseLiveMessage, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
-import { Topic } from './topic.js';
+import type { RedisClient, SessionStore } from '@relaycast/store';
+import type { Logger } from '@relaycast/shared';
+import { routeNotifications, Topic } from './topic.js';
 import type { EdgeStats } from './stats.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -24,9 +25,7 @@ export class Hub {
     private readonly log: Logger,
     private readonly recentBytes = 262_144,
   ) {
-    sub.on('smessage', (channel: string, message: string) => {
-      this.byChannel.get(channel)?.onEntries(parseLiveMessage(message));
-    });
+    routeNotifications(sub, this.byChannel);
     // Messages published while the connection was down are lost; ioredis re-subscribes on its own, and
     // each topic then reads what it missed from the stream.
     sub.on('ready', () => {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ERRORS, type ErrorCode, type Logger } from '@relaycast/shared';
+import { ERRORS, type ErrorCode } from '@relaycast/protocol';
+import type { Logger } from '@relaycast/shared';
 import { corsHeaders } from './cors.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 import { REQUEST_ID } from './request-log.js';

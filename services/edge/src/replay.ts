@@ -1,4 +1,4 @@
-import type { SessionStore, StoredEntry } from '@relaycast/shared';
+import type { SessionStore, StoredEntry } from '@relaycast/store';
 import type { EdgeStats } from './stats.js';
 import type { LiveEntry, Subscriber } from './subscriber.js';
 import { gapEntry, STREAM_LOST, toLiveEntry, type Topic } from './topic.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { isSessionId, type Logger } from '@relaycast/shared';
+import { isSessionId } from '@relaycast/protocol';
+import type { Logger } from '@relaycast/shared';
 
 // A caller's (or the load balancer's) id is kept only when it is short and plain, so it cannot forge log lines.
 export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

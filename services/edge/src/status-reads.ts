@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { TOKEN_PREFIX, type Config, type KeySpace, type RateLimiter } from '@relaycast/shared';
+import type { KeySpace, RateLimiter } from '@relaycast/store';
+import type { EdgeConfig } from './config.js';
+import { TOKEN_PREFIX } from './tokens.js';
 import { clientSubject } from './connection-limits.js';
 import { sendError } from './http-error.js';
 import type { EdgeStats } from './stats.js';
 
 export interface StatusReadDeps {
-  cfg: Config;
+  cfg: EdgeConfig;
   rates: RateLimiter;
   keys: KeySpace;
   stats: EdgeStats;

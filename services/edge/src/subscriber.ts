@@ -11,6 +11,17 @@ function uncorkAll(): void {
   corked.length = 0;
 }
 
+/**
+ * Heartbeat periods, half a heartbeat interval each. A comment is only for a stream that has been silent: one
+ * that was written to in the last two periods (events flowing) is skipped, so a busy fan-out never pays a
+ * second write per socket for it, while no stream stays silent longer than the interval.
+ */
+let period = 0;
+export function heartbeat(subs: Iterable<Subscriber>, comment: Buffer): void {
+  period++;
+  for (const s of subs) if (period - s.wrotePeriod >= 2) s.write(comment);
+}
+
 /** One appended event as the edge holds it: encoded once, shared by every subscriber of the session. */
 export interface LiveEntry {
   seq: number;
@@ -28,6 +39,8 @@ export interface LiveEntry {
 export class Subscriber {
   /** Seq of the last event written to this connection. */
   lastSeq: number;
+  /** The heartbeat period of its last write (its headers count: they were written just before). */
+  wrotePeriod = period;
   /**
    * Its life: 'replaying' from registration (live entries are held while history is written), 'live' once
    * the topic writes to it directly, 'closed' for good. Changed only by this class's methods.
@@ -85,6 +98,7 @@ export class Subscriber {
   /** Writes raw bytes; returns false when the caller should wait for 'drain' before writing more. */
   write(buf: Buffer): boolean {
     if (this.closed) return false;
+    this.wrotePeriod = period;
     if (!this.socket.writableCorked) {
       if (corked.length === 0) process.nextTick(uncorkAll);
       this.socket.cork();
@@ -136,6 +150,7 @@ export class Subscriber {
   deliverBatch(entries: readonly LiveEntry[], bytes: Buffer): void {
     if (this.someWritten(entries)) return;
     this.socket.write(bytes);
+    this.wrotePeriod = period;
     this.wrote(entries);
     if (!this.closed && !this.socket.writableCorked && this.socket.writableLength > this.maxQueueBytes) this.onSlow(this);
   }

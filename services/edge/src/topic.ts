@@ -1,6 +1,18 @@
-import { encodeFrame, isTerminal, type SessionStore, type StoredEntry } from '@relaycast/shared';
+import { isTerminal } from '@relaycast/protocol';
+import { parseLiveMessage, type RedisClient, type SessionStore, type StoredEntry } from '@relaycast/store';
+import { encodeFrame } from './sse.js';
 import type { EdgeStats } from './stats.js';
 import type { LiveEntry, Subscriber } from './subscriber.js';
+
+/**
+ * Where each live notification lands: the hub's one pub/sub connection (hub.ts subscribes a channel per
+ * session with subscribers here) hands the message to its session's topic, and delivery goes on below.
+ */
+export function routeNotifications(sub: RedisClient, byChannel: ReadonlyMap<string, Topic>): void {
+  sub.on('smessage', (channel: string, message: string) => {
+    byChannel.get(channel)?.onEntries(parseLiveMessage(message));
+  });
+}
 
 export function toLiveEntry(e: StoredEntry): LiveEntry {
   return { seq: e.seq, frame: encodeFrame({ id: String(e.seq), event: e.type, data: e.data }), terminal: isTerminal(e) };
@@ -22,8 +34,11 @@ export function gapEntry(after: number, next: number): LiveEntry {
 export const STREAM_LOST = encodeFrame({ event: 'error', data: JSON.stringify({ code: 'stream_lost', message: 'the session stream was lost', retryable: false }) });
 
 /**
- * Topics with entries dispatched in the current tick: at its end each writes them to every live subscriber
- * as one buffer, one write per socket (a batch read in one chunk, or notifications that arrived together).
+ * Topics with entries dispatched in this turn of the event loop: once its I/O phase is over (setImmediate),
+ * each writes them to every live subscriber as one buffer, one write per socket. Not at the end of the tick
+ * (nextTick): node hands the pub/sub connection's bytes over one read at a time, and at max rate Redis's
+ * notifications span several reads, each of which would cost every socket its own write (a write, not the
+ * bytes, is what fan-out pays for). The check phase follows the poll phase at once, so no latency is added.
  */
 const dirty: Topic[] = [];
 function flushDirty(): void {
@@ -153,7 +168,7 @@ export class Topic {
     this.stats.eventsDelivered += this.live.size;
     this.stats.bytesDelivered += this.live.size * e.frame.length;
     if (this.live.size > 0) {
-      if (this.pending.length === 0 && dirty.push(this) === 1) process.nextTick(flushDirty);
+      if (this.pending.length === 0 && dirty.push(this) === 1) setImmediate(flushDirty);
       this.pending.push(e);
     }
     for (const s of this.replaying) s.hold(e);

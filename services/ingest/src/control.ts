@@ -1,4 +1,4 @@
-import type { KeySpace, RedisClient } from '@relaycast/shared';
+import type { KeySpace, RedisClient } from '@relaycast/store';
 
 /**
  * Cancel requests, over one pub/sub connection per ingest process: the worker running a session listens

@@ -1,4 +1,5 @@
-import { errorEvent, type EventOf, type Logger, type RelaycastEvent, type Usage } from '@relaycast/shared';
+import { errorEvent, type EventOf, type RelaycastEvent, type Usage } from '@relaycast/protocol';
+import type { Logger } from '@relaycast/shared';
 
 /** Why a generation stopped before its upstream finished: every reason, in one type. */
 export type StopReason =

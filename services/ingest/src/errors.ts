@@ -1,4 +1,5 @@
-import type { ErrorCode, EventOf } from '@relaycast/shared';
+import { errors as undiciErrors } from 'undici';
+import type { ErrorCode, EventOf } from '@relaycast/protocol';
 
 /**
  * A failure that ends a generation with an `error` event. `retryable` says whether retrying the whole
@@ -25,4 +26,25 @@ export class HandBack extends Error {
  */
 export class LockLost extends HandBack {
   override name = 'LockLost';
+}
+
+/** Maps any failure of one upstream request onto the error a subscriber will see. */
+export function toUpstreamError(err: unknown): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  if (err instanceof undiciErrors.HeadersTimeoutError) return new UpstreamError('upstream_timeout', 'upstream sent no response in time', true);
+  if (err instanceof undiciErrors.BodyTimeoutError) return new UpstreamError('upstream_timeout', 'upstream went silent mid-stream (idle timeout)', false);
+  if (err instanceof undiciErrors.ConnectTimeoutError) return new UpstreamError('upstream_unreachable', 'could not connect to upstream in time', true);
+  const code = (err as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return new UpstreamError('upstream_unreachable', `upstream unreachable (${code})`, true);
+  if (err instanceof undiciErrors.SocketError || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return new UpstreamError('upstream_network', 'upstream connection was cut mid-stream', true);
+  return new UpstreamError('upstream_network', `upstream request failed: ${(err as Error).message ?? String(err)}`, true);
+}
+
+/**
+ * Error messages reach every subscriber (and logs), and some providers quote the credential they were sent
+ * in a 401 body: the route's API key never leaves in one.
+ */
+export function withoutSecret(e: UpstreamError, secret: string | undefined): UpstreamError {
+  if (!secret || !e.message.includes(secret)) return e;
+  return new UpstreamError(e.code, e.message.replaceAll(secret, '[redacted]'), e.retryable, e.retryAfterMs);
 }

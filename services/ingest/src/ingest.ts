@@ -1,11 +1,14 @@
 import { Worker, type Job } from 'bullmq';
-import { createLogger, errorEvent, pingWithin, createRedis, keySpace, Limiter, storeFor, type Config, type GenerateJob, type KeySpace, type Logger, type RedisClient, type SessionStore, closeRedis, settleWithin } from '@relaycast/shared';
+import { errorEvent } from '@relaycast/protocol';
+import { pingWithin, createRedis, keySpace, Limiter, storeFor, type KeySpace, type RedisClient, type SessionStore, closeRedis, settleWithin } from '@relaycast/store';
+import { createLogger, type GenerateJob, type Logger } from '@relaycast/shared';
+import type { IngestConfig } from './config.js';
 import { Control } from './control.js';
 import { LockLost } from './errors.js';
 import { generate, type GenerateDeps } from './generate.js';
 import { JobLock } from './job-lock.js';
 import { IngestMetrics, serveMetrics } from './metrics.js';
-import { compilePipelines, type ProcessorDefinition } from './processors/index.js';
+import { compilePipelines, type ProcessorDefinition } from '@relaycast/processors';
 import { Dispatchers } from './upstream.js';
 
 export interface Ingest {
@@ -33,7 +36,7 @@ export interface IngestOptions {
  * are short so a killed worker's job is noticed as stalled (within LOCK_DURATION_MS + STALLED_INTERVAL_MS)
  * and handed to another worker.
  */
-export async function startIngest(cfg: Config, log: Logger = createLogger('ingest', cfg.LOG_LEVEL), opts: IngestOptions = {}): Promise<Ingest> {
+export async function startIngest(cfg: IngestConfig, log: Logger = createLogger('ingest', cfg.LOG_LEVEL), opts: IngestOptions = {}): Promise<Ingest> {
   // Before any connection: a route naming an unknown processor or bad options stops the start.
   const pipelines = compilePipelines(cfg, opts.processors);
   const c = connect(cfg, log);
@@ -79,7 +82,7 @@ interface Connections {
   limiter: Limiter;
 }
 
-function connect(cfg: Config, log: Logger): Connections {
+function connect(cfg: IngestConfig, log: Logger): Connections {
   const keys = keySpace(cfg.REDIS_KEY_PREFIX);
   const redis = createRedis(cfg.redis, 'ingest-cmd');
   const sub = createRedis(cfg.redis, 'ingest-control', { subscriber: true });

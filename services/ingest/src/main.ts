@@ -1,5 +1,6 @@
 import { runService } from '@relaycast/shared';
+import { loadIngestConfig } from './config.js';
 import { startIngest } from './ingest.js';
 
 // SIGTERM finishes running generations within INGEST_DRAIN_MS and hands the rest back.
-await runService('ingest', startIngest);
+await runService('ingest', loadIngestConfig, startIngest);

@@ -1,13 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, request } from 'undici';
 import { createParser } from 'eventsource-parser';
-import { fallbackChain, type Config, type EventOf, type GenerateJob, type RelaycastEvent, type Route } from '@relaycast/shared';
-import { UpstreamError } from './errors.js';
-import type { OutputMeter } from './output.js';
+import { CONTENT_TYPES, contentText, type EventOf, type RelaycastEvent } from '@relaycast/protocol';
+import { fallbackChain, type GenerateJob, type Route } from '@relaycast/shared';
+import type { IngestConfig } from './config.js';
+import { toUpstreamError, UpstreamError, withoutSecret } from './errors.js';
 import { providerFor, type StreamDecoder, type UpstreamMessage, type UpstreamRequest } from './providers/index.js';
 
 export interface UpstreamOptions {
-  cfg: Config;
+  cfg: IngestConfig;
   dispatchers: Dispatchers;
   /** Aborted when the generation stops: the request is cut and the iterable ends without a terminal event. */
   signal: AbortSignal;
@@ -26,7 +27,7 @@ export interface UpstreamOptions {
 export class Dispatchers {
   private readonly agents = new Map<number, Agent>();
 
-  constructor(private readonly cfg: Config) {}
+  constructor(private readonly cfg: IngestConfig) {}
 
   for(route: Route): Agent {
     const ms = route.timeouts.connectMs ?? this.cfg.UPSTREAM_CONNECT_TIMEOUT_MS;
@@ -145,22 +146,65 @@ function attempt(f: () => void): { err: unknown } | undefined {
 }
 
 /**
+ * The one place that decides what counts as content and how much of it there is. "Content started" is
+ * the line after which an upstream failure can no longer be retried or fall back (upstream() above), and the
+ * moment time-to-first-token is measured; the character count is what usage is estimated from when the
+ * provider never reports it.
+ */
+export class OutputMeter {
+  /** performance.now() of the first content event; 0 until then. */
+  firstAt = 0;
+  chars = 0;
+
+  constructor(private readonly onFirst?: () => void) {}
+
+  get started(): boolean {
+    return this.firstAt !== 0;
+  }
+
+  /** The provider's own output token count, from its last `usage` event. */
+  reportedTokens = 0;
+
+  isContent(e: RelaycastEvent): boolean {
+    return CONTENT_TYPES.has(e.type);
+  }
+
+  /** Counts `e`; returns true when it is the first content event. */
+  see(e: RelaycastEvent): boolean {
+    if (e.type === 'usage') this.reportedTokens = e.outputTokens;
+    if (!this.isContent(e)) return false;
+    this.chars += contentText(e).length;
+    if (this.firstAt !== 0) return false;
+    this.firstAt = performance.now();
+    this.onFirst?.();
+    return true;
+  }
+}
+
+/**
  * Bytes of one response body in, events out: UTF-8 decoding across chunk boundaries, the format's parser
- * (eventsource-parser or NDJSON lines), then the provider's decoder. Tests feed recorded transcripts
+ * (eventsource-parser or NDJSON lines), then the provider's decoder; what it produces is counted here, for
+ * the usage estimate of a provider that never reports usage. Tests feed recorded transcripts
  * through this, split at every byte, so what they prove is what production runs.
  */
 export class BodyDecoder {
   private failure: unknown;
   private readonly feeder: Feeder;
   private readonly utf8 = new TextDecoder();
+  private readonly output = new OutputMeter();
 
   constructor(format: 'sse' | 'ndjson', private readonly decoder: StreamDecoder, emit: (e: RelaycastEvent) => void, maxEventBytes: number) {
     this.feeder = feederFor(
       format,
       (m) => {
-        if (this.failure) return;
+        if (this.failure || decoder.ended) return;
         try {
-          for (const e of decoder.message(m)) emit(e);
+          const out: RelaycastEvent[] = [];
+          decoder.decode(m, out);
+          for (const e of out) {
+            this.output.see(e);
+            emit(e);
+          }
         } catch (err) {
           this.failure = err;
         }
@@ -180,7 +224,7 @@ export class BodyDecoder {
     this.feeder.feed(this.utf8.decode());
     this.feeder.end();
     if (this.failure) throw this.failure;
-    return this.decoder.end();
+    return this.decoder.end(this.output.chars);
   }
 }
 
@@ -227,15 +271,6 @@ function ndjsonFeeder(onMessage: (m: UpstreamMessage) => void, maxLine: number):
   };
 }
 
-/**
- * Error messages reach every subscriber (and logs), and some providers quote the credential they were sent
- * in a 401 body: the route's API key never leaves in one.
- */
-function withoutSecret(e: UpstreamError, secret: string | undefined): UpstreamError {
-  if (!secret || !e.message.includes(secret)) return e;
-  return new UpstreamError(e.code, e.message.replaceAll(secret, '[redacted]'), e.retryable, e.retryAfterMs);
-}
-
 /** The provider's own words from an HTTP error body: OpenAI and Anthropic `{error: {type?, message}}`, Ollama `{error: "..."}`. */
 function describe(body: string): string {
   try {
@@ -250,16 +285,4 @@ function describe(body: string): string {
     /* not JSON */
   }
   return '';
-}
-
-/** Maps any failure of one upstream request onto the error a subscriber will see. */
-export function toUpstreamError(err: unknown): UpstreamError {
-  if (err instanceof UpstreamError) return err;
-  if (err instanceof undiciErrors.HeadersTimeoutError) return new UpstreamError('upstream_timeout', 'upstream sent no response in time', true);
-  if (err instanceof undiciErrors.BodyTimeoutError) return new UpstreamError('upstream_timeout', 'upstream went silent mid-stream (idle timeout)', false);
-  if (err instanceof undiciErrors.ConnectTimeoutError) return new UpstreamError('upstream_unreachable', 'could not connect to upstream in time', true);
-  const code = (err as { code?: string }).code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return new UpstreamError('upstream_unreachable', `upstream unreachable (${code})`, true);
-  if (err instanceof undiciErrors.SocketError || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return new UpstreamError('upstream_network', 'upstream connection was cut mid-stream', true);
-  return new UpstreamError('upstream_network', `upstream request failed: ${(err as Error).message ?? String(err)}`, true);
 }

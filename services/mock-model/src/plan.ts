@@ -27,12 +27,22 @@ export interface PlannedCall {
   arguments: string;
 }
 
+/** A turn the request's own tools decide (services/mock-model/src/tools.ts): a call to make, or words to answer with first. */
+export interface MockTurn {
+  /** The one call the model makes instead of answering in text. */
+  call?: PlannedCall | undefined;
+  /** Tokens the answer starts with (each after the first with its leading space). */
+  lead?: string[] | undefined;
+}
+
 export interface MockPlan {
   /** The pieces in order, made lazily (a long answer is never held whole). */
   steps(): Generator<Step>;
   /** How many pieces `steps` yields: the completion's token count. */
   count: number;
   calls: PlannedCall[];
+  /** The request's tools made the model call one (no text; the finish is a tool call, not the limit). */
+  toolTurn: boolean;
 }
 
 const TOOL_NAMES = ['get_weather', 'lookup_tide', 'convert_units', 'search_docs', 'get_time', 'find_route', 'read_file', 'send_note'];
@@ -57,10 +67,12 @@ export function shapeError(s: unknown): string | undefined {
  * Every piece a generated stream sends, in order, from prompt and seed: reasoning parts, then the `n`
  * answer tokens split over the blocks, then the tool calls (one after another, as OpenAI streams them).
  */
-export function mockPlan(prompt: string, seed: number, n: number, shape: MockShape = {}): MockPlan {
+export function mockPlan(prompt: string, seed: number, n0: number, shape: MockShape = {}, turn: MockTurn = {}): MockPlan {
   const reasoning = shape.reasoning ?? 0;
+  const n = turn.call ? 0 : n0;
+  const lead = (turn.lead ?? []).slice(0, n);
   const per = Math.max(1, Math.ceil(n / Math.max(1, shape.blocks ?? 1)));
-  const calls: PlannedCall[] = [];
+  const calls: PlannedCall[] = turn.call ? [turn.call] : [];
   for (let call = 0; call < (shape.tools ?? 0); call++) {
     const [word] = tokensFor(prompt, seed + 2000 + call, 1);
     calls.push({ id: `call_m${(seed >>> 0).toString(36)}x${call}`, name: TOOL_NAMES[call % TOOL_NAMES.length]!, arguments: JSON.stringify({ query: word, limit: call + 1 }) });
@@ -68,19 +80,20 @@ export function mockPlan(prompt: string, seed: number, n: number, shape: MockSha
   function* steps(): Generator<Step> {
     for (let part = 0; part < reasoning; part++) for (const text of tokenStream(prompt, seed + 1000 + part, REASONING_TOKENS)) yield { kind: 'reasoning', part, text };
     let i = 0;
-    for (const text of tokenStream(prompt, seed, n)) yield { kind: 'text', block: Math.floor(i++ / per), text };
+    for (const text of lead) yield { kind: 'text', block: Math.floor(i++ / per), text };
+    for (const text of tokenStream(prompt, seed, n - lead.length)) yield { kind: 'text', block: Math.floor(i++ / per), text: lead.length ? ` ${text.trimStart()}` : text };
     for (const [call, c] of calls.entries()) {
       yield { kind: 'tool', call, piece: 0, text: '' };
       const size = Math.ceil(c.arguments.length / ARG_PIECES);
       for (let p = 0; p < ARG_PIECES; p++) yield { kind: 'tool', call, piece: p + 1, text: c.arguments.slice(p * size, (p + 1) * size) };
     }
   }
-  return { steps, count: reasoning * REASONING_TOKENS + n + calls.length * (ARG_PIECES + 1), calls };
+  return { steps, count: reasoning * REASONING_TOKENS + n + calls.length * (ARG_PIECES + 1), calls, toolTurn: turn.call !== undefined };
 }
 
 /** What Relaycast should make of a generated stream: the answer, the reasoning (parts apart), the calls. */
-export function mockExpectation(prompt: string, seed: number, n: number, shape: MockShape = {}): { text: string; thinking: string; toolCalls: PlannedCall[] } {
-  const { steps, calls } = mockPlan(prompt, seed, n, shape);
+export function mockExpectation(prompt: string, seed: number, n: number, shape: MockShape = {}, turn: MockTurn = {}): { text: string; thinking: string; toolCalls: PlannedCall[] } {
+  const { steps, calls } = mockPlan(prompt, seed, n, shape, turn);
   const parts: string[] = [];
   let text = '';
   for (const s of steps()) {

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FaultSyntaxError, parseFault, type Fault } from './faults.js';
 import { readJson, sendJson, Streamer } from './http.js';
 import { mockPlan, shapeError, type MockPlan, type MockShape, type Step } from './plan.js';
+import { firstStop } from './stop.js';
 import { promptOf } from './text.js';
+import { leadFor, requestedCall, type MockTools } from './tools.js';
 
 export interface MockControls {
   intervalMs?: number;
@@ -16,7 +18,7 @@ export interface MockControls {
 }
 
 /** What the mock needs from a request, read from the format's own fields. */
-export interface MockRequest {
+export interface MockRequest extends MockTools {
   messages: { content: string }[];
   /** The format's output limit, when the request set one: that many content chunks, then a "length" finish. */
   maxTokens?: number | undefined;
@@ -24,6 +26,8 @@ export interface MockRequest {
   model: string;
   /** OpenAI chat sends usage only when asked (`stream_options.include_usage`). */
   includeUsage: boolean;
+  /** Stop sequences, from the format's own field (none in the Responses API). */
+  stop?: string[] | undefined;
   mock: MockControls;
 }
 
@@ -41,8 +45,8 @@ export interface FrameWriter {
   malformed(): string;
   /** The format's error-after-200 frame. */
   inbandError(): string;
-  /** Everything after the last token, end marker included. */
-  finish(limited: boolean, usage: Usage): string;
+  /** Everything after the last token, end marker included; `stopSequence`: the answer ended at this one. */
+  finish(limited: boolean, usage: Usage, stopSequence?: string): string;
 }
 
 /** One provider's wire format as the mock speaks it. */
@@ -81,9 +85,36 @@ function checkControls(mock: MockControls): { fault: Fault | undefined } | strin
 }
 
 /**
+ * Applies the request's fault if it is due after step i (0: before the first); returns true when the
+ * stream is over. A `drop` calls `onCut` first: the socket's close is the fault's, not a client abort.
+ */
+async function faultAfter(fault: Fault | undefined, i: number, w: FrameWriter, out: Streamer, onCut: () => void): Promise<boolean> {
+  if (!fault || !('at' in fault) || fault.at !== i) return false;
+  switch (fault.kind) {
+    case 'drop':
+      onCut();
+      out.res.socket?.destroy();
+      return true;
+    case 'stall':
+      return true; // socket stays open; the server's close() destroys it
+    case 'truncate':
+      out.res.end();
+      return true;
+    case 'error':
+      await out.write(w.inbandError());
+      out.res.end();
+      return true;
+    case 'malformed':
+      if (i === 0) await out.write(w.malformed());
+      return false;
+  }
+}
+
+/**
  * Serves one streaming request in `format`: deterministic text from prompt and seed, timing and faults
  * from the `mock` controls. A fault at step n (a token, or a tool-call piece) happens right after it; at
- * 0, before the first.
+ * 0, before the first. Stop sequences end the answer before the first of them, as real servers do: the
+ * text up to it is sent, nothing after it, and the finish names the stop.
  */
 export async function serve(format: WireFormat, req: IncomingMessage, res: ServerResponse, replay: Replay, onClientGone: () => void = () => undefined): Promise<void> {
   const raw = await readJson(req);
@@ -97,7 +128,11 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
   if (fault?.kind === 'status') return sendJson(res, fault.code, format.httpError(fault.code, `mock fault status ${fault.code}`), fault.code === 429 ? { 'retry-after': '1' } : {});
 
   const n = Math.min(Math.max(r.maxTokens ?? 16, 0), 100_000);
-  const plan = mockPlan(promptOf(r.messages), r.seed, n, r.mock.shape);
+  const prompt = promptOf(r.messages);
+  // `mock.shape.tools` plans its own calls; otherwise the request's tools decide, as a real model's would.
+  const turn = r.mock.shape?.tools === undefined ? { call: requestedCall(r, prompt, r.seed), lead: leadFor(r.toolResult) } : {};
+  const plan = mockPlan(prompt, r.seed, n, r.mock.shape, turn);
+  const stop = firstStop(plan, r.stop ?? []);
   const w = format.writer(r, plan);
   res.writeHead(200, { 'content-type': format.contentType, 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
@@ -107,42 +142,28 @@ export async function serve(format: WireFormat, req: IncomingMessage, res: Serve
   res.on('close', () => {
     if (!res.writableEnded && !cut) onClientGone();
   });
+  const onCut = () => (cut = true);
   await out.write(w.preamble());
-  /** Applies the fault if it is due after token i; returns true when the stream is over. */
-  const faultAfter = async (i: number): Promise<boolean> => {
-    if (!fault || !('at' in fault) || fault.at !== i) return false;
-    switch (fault.kind) {
-      case 'drop':
-        cut = true;
-        res.socket?.destroy();
-        return true;
-      case 'stall':
-        return true; // socket stays open; the server's close() destroys it
-      case 'truncate':
-        res.end();
-        return true;
-      case 'error':
-        await out.write(w.inbandError());
-        res.end();
-        return true;
-      case 'malformed':
-        if (i === 0) await out.write(w.malformed());
-        return false;
-    }
-  };
-  if (await faultAfter(0)) return;
+  if (await faultAfter(fault, 0, w, out, onCut)) return;
   await out.wait(r.mock.firstTokenMs ?? 0);
   let i = 0;
+  let left = stop?.at ?? Infinity; // characters of answer text still to send
   for (const step of plan.steps()) {
     if (out.closed) return;
     i++;
+    if (step.kind === 'text' && step.text.length > left) {
+      // The stop sequence starts in this token: what comes before it is sent, then the answer ends.
+      if (left > 0) await out.write(w.step({ ...step, text: step.text.slice(0, left) }));
+      else i--;
+      break;
+    }
+    if (step.kind === 'text') left -= step.text.length;
     await out.write(fault?.kind === 'malformed' && fault.at === i ? w.malformed() : w.step(step));
-    if (await faultAfter(i)) return;
+    if (await faultAfter(fault, i, w, out, onCut)) return;
     if (r.mock.intervalMs) await out.wait(r.mock.intervalMs);
     else if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   if (out.closed) return;
-  await out.write(w.finish(r.maxTokens !== undefined, { promptTokens: promptTokens(r), completionTokens: plan.count }));
+  await out.write(w.finish(r.maxTokens !== undefined && !plan.toolTurn, { promptTokens: promptTokens(r), completionTokens: stop ? i : plan.count }, stop?.sequence));
   res.end();
 }
-

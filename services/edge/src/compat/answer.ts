@@ -1,4 +1,4 @@
-import { CONTENT_TYPES, parseEvent, type Usage } from '@relaycast/shared';
+import { CONTENT_TYPES, parseEvent, type Usage } from '@relaycast/protocol';
 import type { NativeEvent } from './stream.js';
 
 /** A session's answer so far, folded from its native events (what every non-streaming answer reports). */
@@ -50,7 +50,7 @@ export const CONTENT: ReadonlySet<string> = CONTENT_TYPES;
 export const SESSION_HEADER = 'X-Relaycast-Session-Id';
 
 /** What a reset after content is reported as, by every surface that cannot take back what it sent. */
-export const RESTARTED = { code: 'generation_restarted', message: 'the generation was restarted after a failure and what was streamed is void; read the final answer again' };
+export const RESTARTED = { code: 'generation_restarted' as const, message: 'the generation was restarted after a failure and what was streamed is void; read the final answer again' };
 
 /** The fields of a native event's data that the mappers read (which ones exist depends on its type). */
 export interface NativeData {

@@ -1,23 +1,29 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import type { Usage } from '@relaycast/shared';
+import type { Usage } from '@relaycast/protocol';
 import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
 import { CONTENT, RESTARTED, SESSION_HEADER, emptyAnswer, fold, type Answer, type NativeData } from './answer.js';
-import { keyOf, openaiError, sendOpenAIError } from './errors.js';
-import { chatMessage, checkMessages, common, invalid, nativeMessage, textOf, unsupported } from './input.js';
+import { forwardedError, keyOf, openaiError, sendForwardedError, sendOpenAIError } from './errors.js';
+import { checkMessages, common, invalid, unsupported } from './input.js';
+import { stopList, stopSchema } from '../stop-param.js';
 import { collect } from './session.js';
 import { startSession, type Refusal } from './start.js';
 import { follow, ProtocolSubscriber, startSse, type NativeEvent } from './stream.js';
+import { chatMessageWithTools, chatMessages, chatTool, chatTools, isRefusal } from './tools.js';
 
-const REFUSED = ['stop', 'tools', 'tool_choice', 'n', 'top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'parallel_tool_calls', 'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options', 'service_tier', 'verbosity'] as const;
+const REFUSED = ['n', 'top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'response_format', 'logit_bias', 'reasoning_effort', 'modalities', 'audio', 'prediction', 'functions', 'function_call', 'web_search_options', 'service_tier', 'verbosity'] as const;
 
 const schema = z.strictObject({
   ...common,
-  messages: z.array(chatMessage).max(100_000),
+  messages: z.array(chatMessageWithTools).max(100_000),
+  tools: z.array(chatTool).max(1_000).nullable().optional(),
+  tool_choice: z.unknown().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
   max_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   max_completion_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  stop: stopSchema.nullable().optional(),
   ...Object.fromEntries(REFUSED.map((n) => [n, z.unknown().optional()])),
 });
 
@@ -27,21 +33,20 @@ export const usageOf = (u: Usage | undefined) => (u ? { prompt_tokens: u.inputTo
 export function chatCompletionsHandler(d: AppDeps) {
   const reconciled = new Map<string, number>();
   return async (req: Request, res: Response): Promise<void> => {
-    const refuse = (r: Refusal) => sendOpenAIError(res, r.status, r.code, r.message, r.headers, r.param ?? null);
+    const refuse = (r: Refusal) => sendOpenAIError(res, r.code, r.message, { headers: r.headers, param: r.param ?? null });
     const parsed = schema.safeParse(req.body);
     if (!parsed.success) return refuse(invalid(parsed.error));
     const body = parsed.data;
     const bad = unsupported(body, REFUSED);
     if (bad) return refuse(bad);
-    const messages = [];
-    for (const [i, m] of body.messages.entries()) {
-      if (m.tool_calls !== undefined || m.content === null || m.content === undefined) return refuse({ status: 400, code: 'unsupported_parameter', message: `messages.${i}: tool calls and messages without content cannot be carried (docs/compat.md)`, param: `messages.${i}` });
-      messages.push(nativeMessage(m.role, textOf(m.content)));
-    }
+    const messages = chatMessages(body.messages);
+    if (isRefusal(messages)) return refuse(messages);
+    const tools = chatTools(body);
+    if (isRefusal(tools)) return refuse(tools);
     const tooBig = checkMessages(d.cfg, messages, 'messages');
     if (tooBig) return refuse(tooBig);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: maxTokens, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock }, reconciled);
+    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: maxTokens, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined, stop: stopList(body.stop) }, mock: body.mock, ...tools }, reconciled);
     if (!started.ok) return refuse(started);
     const meta = { id: `chatcmpl-${started.id}`, created: Math.floor(started.createdAt / 1000), model: started.model };
     res.setHeader(SESSION_HEADER, started.id);
@@ -60,7 +65,7 @@ async function streamChunks(d: AppDeps, req: Request, res: Response, id: string,
     startSse(req, res, { [SESSION_HEADER]: id });
     sub.send(frame(chunks.first()));
   });
-  if (refused) sendOpenAIError(res, refused.status, refused.code, refused.message, refused.headers);
+  if (refused) sendOpenAIError(res, refused.code, refused.message, { headers: refused.headers });
 }
 
 const frame = (data: unknown) => Buffer.from(`data: ${JSON.stringify(data)}\n\n`);
@@ -73,10 +78,10 @@ async function answerJson(d: AppDeps, req: Request, res: Response, id: string, m
   clearDeadline(res);
   const how = await collect(d, req, res, id, (e) => fold(a, e), WAIT_MS);
   if (res.writableEnded || res.destroyed) return;
-  if (typeof how === 'object') return sendOpenAIError(res, how.status, how.code, how.message, how.headers);
-  if (how !== 'terminal') return sendOpenAIError(res, 503, 'stream_interrupted', `this edge stopped following the generation; its result stays readable at /v1/sessions/${id}`, { 'Retry-After': '1' });
-  if (a.error) return sendOpenAIError(res, 502, a.error.code, a.error.message);
-  if (a.cancelled !== undefined) return sendOpenAIError(res, 409, 'cancelled', `the generation was cancelled (${a.cancelled})`);
+  if (typeof how === 'object') return sendOpenAIError(res, how.code, how.message, { headers: how.headers });
+  if (how !== 'terminal') return sendOpenAIError(res, 'stream_interrupted', `this edge stopped following the generation; its result stays readable at /v1/sessions/${id}`, { headers: { 'Retry-After': '1' } });
+  if (a.error) return sendForwardedError(res, a.error);
+  if (a.cancelled !== undefined) return sendOpenAIError(res, 'cancelled', `the generation was cancelled (${a.cancelled})`);
   res.json(completion(meta, a));
 }
 
@@ -107,7 +112,7 @@ export class ChatChunks {
   }
 
   event(n: NativeEvent): Record<string, unknown>[] {
-    if (n.type === 'gap') return [openaiError(500, 'stream_gap', 'part of this generation was lost from storage')];
+    if (n.type === 'gap') return [openaiError('stream_gap', 'part of this generation was lost from storage')];
     const a = emptyAnswer();
     fold(a, n);
     const data = JSON.parse(n.data) as NativeData;
@@ -117,19 +122,20 @@ export class ChatChunks {
       case 'thinking': return [this.chunk({ reasoning_content: data.text })];
       case 'tool_call': {
         const call: Record<string, unknown> = { index: data.index, function: { ...(data.name !== undefined ? { name: data.name } : {}), arguments: data.arguments } };
-        if (data.id !== undefined) Object.assign(call, { id: data.id, type: 'function' });
+        // A call's first piece carries its name; Ollama's calls have no id, so they get the one the JSON answer gives them.
+        if (data.id !== undefined || data.name !== undefined) Object.assign(call, { id: data.id ?? `call_${data.index}`, type: 'function' });
         return [this.chunk({ tool_calls: [call] })];
       }
       case 'usage': this.usage = a.usage; return [];
-      case 'reset': return this.content ? [openaiError(500, RESTARTED.code, RESTARTED.message)] : [];
+      case 'reset': return this.content ? [openaiError(RESTARTED.code, RESTARTED.message)] : [];
       case 'done': {
         const out = [this.chunk({}, a.finishReason ?? 'stop')];
         const usage = usageOf(a.usage ?? this.usage);
         if (this.includeUsage) out.push({ ...this.meta, object: 'chat.completion.chunk', system_fingerprint: null, choices: [], usage: usage ?? null });
         return out;
       }
-      case 'error': return [openaiError(502, a.error!.code, a.error!.message)];
-      case 'cancelled': return [openaiError(409, 'cancelled', `the generation was cancelled (${a.cancelled})`)];
+      case 'error': return [forwardedError(a.error!)];
+      case 'cancelled': return [openaiError('cancelled', `the generation was cancelled (${a.cancelled})`)];
       default: return [];
     }
   }

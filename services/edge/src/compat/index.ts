@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { allowsModel, listModels } from '@relaycast/shared';
+import { listModels } from '@relaycast/shared';
+import { allowsModel } from '../api-keys.js';
 import type { AppDeps } from '../app.js';
 import { deadline, timedOut } from '../deadline.js';
 import { requestLog } from '../request-log.js';
@@ -25,7 +26,7 @@ export function compatRoutes(d: AppDeps): express.Router {
   });
   r.get('/openai/v1/models/:model', timed, key, (req, res) => {
     const m = listModels(d.cfg.routes, (id) => id === req.params.model && allowsModel(keyOf(res), id))[0];
-    if (!m) return sendOpenAIError(res, 404, 'model_not_found', `The model '${String(req.params.model)}' does not exist`, {}, 'model');
+    if (!m) return sendOpenAIError(res, 'model_not_found', `The model '${String(req.params.model)}' does not exist`, { param: 'model' });
     res.json({ id: m.id, object: 'model', created, owned_by: `relaycast:${m.provider}` });
   });
   // A request answered in JSON after the whole generation lets go of the deadline once its session started.
@@ -33,15 +34,15 @@ export function compatRoutes(d: AppDeps): express.Router {
   r.post('/openai/v1/responses', timed, key, json, createResponseHandler(d));
   r.get('/openai/v1/responses/:id', timed, key, retrieveResponseHandler(d));
   r.post('/openai/v1/responses/:id/cancel', timed, key, cancelResponseHandler(d));
-  r.use('/openai/v1', (req, res) => sendOpenAIError(res, 404, 'not_found', `no route ${req.method} /openai/v1${req.path}`));
+  r.use('/openai/v1', (req, res) => sendOpenAIError(res, 'not_found', `no route ${req.method} /openai/v1${req.path}`));
   r.use('/openai/v1', (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (timedOut(res)) return;
     const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.too.large') return sendOpenAIError(res, 413, 'body_too_large', `request body exceeds ${d.cfg.MAX_BODY_BYTES} bytes`);
-    if (e.type === 'entity.parse.failed') return sendOpenAIError(res, 400, 'invalid_json', 'request body is not valid JSON');
-    if (e.status && e.status >= 400 && e.status < 500) return sendOpenAIError(res, e.status, 'bad_request', e.message ?? 'bad request');
+    if (e.type === 'entity.too.large') return sendOpenAIError(res, 'body_too_large', `request body exceeds ${d.cfg.MAX_BODY_BYTES} bytes`);
+    if (e.type === 'entity.parse.failed') return sendOpenAIError(res, 'invalid_json', 'request body is not valid JSON');
+    if (e.status && e.status >= 400 && e.status < 500) return sendOpenAIError(res, 'bad_request', e.message ?? 'bad request', { status: e.status });
     requestLog(res, d.log).error({ err, path: req.path }, 'unhandled error');
-    sendOpenAIError(res, 500, 'internal', 'internal error');
+    sendOpenAIError(res, 'internal', 'internal error');
   });
 
   const chat = chatAuth(d);
@@ -50,6 +51,6 @@ export function compatRoutes(d: AppDeps): express.Router {
   r.get('/ai-sdk/chat/:chatId/stream', timed, chat, resumeHandler(d));
   r.post('/ai-sdk/chat/:chatId/stop', timed, chat, stopHandler(d));
   r.post('/ai-sdk/chat/:chatId/token', timed, chat, chatTokenHandler(d));
-  r.use('/ai-sdk', (_req, res) => sendNativeError(res, 404, 'not_found', 'no such route'));
+  r.use('/ai-sdk', (_req, res) => sendNativeError(res, 'not_found', 'no such route'));
   return r;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Config, GenerateJob } from '@relaycast/shared';
+import type { GenerateJob } from '@relaycast/shared';
+import type { EdgeConfig } from '../config.js';
 import { mockSchema } from '../routes/sessions.js';
 import type { Refusal } from './start.js';
 
@@ -23,11 +24,11 @@ export function nativeMessage(role: 'system' | 'developer' | 'user' | 'assistant
 }
 
 /** The native limits on messages (MAX_MESSAGES, MAX_MESSAGE_CHARS), checked on the mapped messages. */
-export function checkMessages(cfg: Config, messages: Message[], param: string): Refusal | undefined {
-  if (messages.length === 0) return { status: 400, code: 'invalid_request', message: `${param}: at least one message`, param };
-  if (messages.length > cfg.MAX_MESSAGES) return { status: 413, code: 'too_many_messages', message: `${param}: at most ${cfg.MAX_MESSAGES} messages`, param };
+export function checkMessages(cfg: EdgeConfig, messages: Message[], param: string): Refusal | undefined {
+  if (messages.length === 0) return { code: 'invalid_request', message: `${param}: at least one message`, param };
+  if (messages.length > cfg.MAX_MESSAGES) return { code: 'too_many_messages', message: `${param}: at most ${cfg.MAX_MESSAGES} messages`, param };
   const i = messages.findIndex((m) => m.content.length > cfg.MAX_MESSAGE_CHARS);
-  if (i >= 0) return { status: 413, code: 'message_too_large', message: `${param}.${i}: at most ${cfg.MAX_MESSAGE_CHARS} characters`, param };
+  if (i >= 0) return { code: 'message_too_large', message: `${param}.${i}: at most ${cfg.MAX_MESSAGE_CHARS} characters`, param };
   return undefined;
 }
 
@@ -52,8 +53,7 @@ export function unsupported(body: Record<string, unknown>, names: readonly strin
     const v = body[name];
     if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
     if (name === 'n' && v === 1) continue;
-    if ((name === 'tool_choice' && (v === 'auto' || v === 'none')) || (name === 'parallel_tool_calls' && typeof v === 'boolean')) continue;
-    return { status: 400, code: 'unsupported_parameter', message: `${name} is not supported by Relaycast's OpenAI-compatible API (docs/compat.md)`, param: name };
+    return { code: 'unsupported_parameter', message: `${name} is not supported by Relaycast's OpenAI-compatible API (docs/compat.md)`, param: name };
   }
   return undefined;
 }
@@ -62,6 +62,6 @@ export function unsupported(body: Record<string, unknown>, names: readonly strin
 export function invalid(error: z.ZodError): Refusal {
   const issue = error.issues[0]!;
   const param = issue.path.join('.') || null;
-  if (issue.code === 'unrecognized_keys') return { status: 400, code: 'unsupported_parameter', message: `unsupported field(s): ${issue.keys.join(', ')} (docs/compat.md)`, param: issue.keys[0]! };
-  return { status: 400, code: 'invalid_request', message: `${param ?? 'body'}: ${issue.message}`, ...(param ? { param } : {}) };
+  if (issue.code === 'unrecognized_keys') return { code: 'unsupported_parameter', message: `unsupported field(s): ${issue.keys.join(', ')} (docs/compat.md)`, param: issue.keys[0]! };
+  return { code: 'invalid_request', message: `${param ?? 'body'}: ${issue.message}`, ...(param ? { param } : {}) };
 }

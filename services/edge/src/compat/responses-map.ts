@@ -1,4 +1,4 @@
-import type { Usage } from '@relaycast/shared';
+import type { ToolChoice, ToolDefinition, Usage } from '@relaycast/protocol';
 import { RESTARTED, emptyAnswer, fold, type NativeData } from './answer.js';
 import type { NativeEvent } from './stream.js';
 
@@ -9,6 +9,16 @@ export interface ResponseRequest {
   max_output_tokens: number | null;
   temperature: number | null;
   metadata: Record<string, string>;
+  /** As the Response repeats them; absent for a request without tools (and records made before tools). */
+  tools?: Record<string, unknown>[];
+  tool_choice?: unknown;
+}
+
+/** The native tools in the Response's own shape (function tools, strict off: docs/compat.md). */
+export function responseTools(t: { tools?: ToolDefinition[]; toolChoice?: ToolChoice }): Pick<ResponseRequest, 'tools' | 'tool_choice'> {
+  if (!t.tools?.length) return {};
+  const c = t.toolChoice;
+  return { tools: t.tools.map((x) => ({ type: 'function', name: x.name, description: x.description ?? null, parameters: x.parameters, strict: false })), tool_choice: c === undefined ? 'auto' : typeof c === 'string' ? c : { type: 'function', name: c.name } };
 }
 
 export interface ResponseBase extends ResponseRequest {
@@ -180,8 +190,8 @@ export class ResponsesEvents {
       store: true,
       temperature: b.temperature,
       text: { format: { type: 'text' } },
-      tool_choice: 'auto',
-      tools: [],
+      tool_choice: b.tool_choice ?? 'auto',
+      tools: b.tools ?? [],
       top_p: null,
       truncation: 'disabled',
       usage: u ? { input_tokens: u.inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: u.outputTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: u.inputTokens + u.outputTokens } : null,

@@ -5,17 +5,21 @@ import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
 import { SESSION_HEADER } from './answer.js';
 import { keyOf, sendOpenAIError } from './errors.js';
-import { checkMessages, common, invalid, nativeMessage, responsesItem, textOf, unsupported } from './input.js';
-import { ResponsesEvents, type ResponseBase, type ResponseRequest, type StreamEvent } from './responses-map.js';
+import { checkMessages, common, invalid, nativeMessage, unsupported } from './input.js';
+import { ResponsesEvents, responseTools, type ResponseBase, type ResponseRequest, type StreamEvent } from './responses-map.js';
 import { cancelSession, collect, history, ownedSession } from './session.js';
 import { startSession, type Refusal } from './start.js';
 import { ProtocolSubscriber, follow, startSse } from './stream.js';
+import { isRefusal, responsesInputItem, responsesMessages, responsesTool, responsesTools } from './tools.js';
 
-const REFUSED = ['tools', 'tool_choice', 'previous_response_id', 'conversation', 'reasoning', 'top_p', 'include', 'prompt', 'parallel_tool_calls', 'max_tool_calls', 'top_logprobs', 'service_tier'] as const;
+const REFUSED = ['previous_response_id', 'conversation', 'reasoning', 'top_p', 'include', 'prompt', 'max_tool_calls', 'top_logprobs', 'service_tier'] as const;
 
 const schema = z.strictObject({
   ...common,
-  input: z.union([z.string(), z.array(responsesItem).max(100_000)]),
+  input: z.union([z.string(), z.array(responsesInputItem).max(100_000)]),
+  tools: z.array(z.union([responsesTool, z.looseObject({ type: z.string() })])).max(1_000).nullable().optional(),
+  tool_choice: z.unknown().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
   instructions: z.string().nullable().optional(),
   max_output_tokens: z.number().int().positive().max(100_000).nullable().optional(),
   background: z.boolean().nullable().optional(),
@@ -32,7 +36,7 @@ const CANCEL_WAIT_MS = 5_000;
 const WAIT_MS = 600_000;
 
 const sse = (e: StreamEvent) => Buffer.from(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-const refuse = (res: Response, r: Refusal) => sendOpenAIError(res, r.status, r.code, r.message, r.headers, r.param ?? null);
+const refuse = (res: Response, r: Refusal) => sendOpenAIError(res, r.code, r.message, { headers: r.headers, param: r.param ?? null });
 
 /** `POST /responses`. */
 export function createResponseHandler(d: AppDeps) {
@@ -46,12 +50,18 @@ export function createResponseHandler(d: AppDeps) {
     const messages: GenerateJob['messages'] = [];
     if (body.instructions) messages.push(nativeMessage('system', body.instructions));
     if (typeof body.input === 'string') messages.push(nativeMessage('user', body.input));
-    else for (const item of body.input) messages.push(nativeMessage(item.role, textOf(item.content)));
+    else {
+      const items = responsesMessages(body.input);
+      if (isRefusal(items)) return refuse(res, items);
+      for (const m of items) messages.push(m);
+    }
+    const tools = responsesTools(body);
+    if (isRefusal(tools)) return refuse(res, tools);
     const tooBig = checkMessages(d.cfg, messages, 'input');
     if (tooBig) return refuse(res, tooBig);
-    const request: ResponseRequest = { background: body.background === true, instructions: body.instructions ?? null, max_output_tokens: body.max_output_tokens ?? null, temperature: body.temperature ?? null, metadata: body.metadata ?? {} };
+    const request: ResponseRequest = { background: body.background === true, instructions: body.instructions ?? null, max_output_tokens: body.max_output_tokens ?? null, temperature: body.temperature ?? null, metadata: body.metadata ?? {}, ...responseTools(tools) };
     const ttl = d.store.opts.openTtlSeconds + d.store.opts.retentionSeconds;
-    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: body.max_output_tokens ?? undefined, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock }, reconciled, (id) => d.redis.set(d.store.keys.compat.response(id), JSON.stringify(request), 'EX', ttl));
+    const started = await startSession(d, res, keyOf(res), { model: body.model, messages, params: { max_tokens: body.max_output_tokens ?? undefined, temperature: body.temperature ?? undefined, seed: body.seed ?? undefined }, mock: body.mock, ...tools }, reconciled, (id) => d.redis.set(d.store.keys.compat.response(id), JSON.stringify(request), 'EX', ttl));
     if (!started.ok) return refuse(res, started);
     res.setHeader(SESSION_HEADER, started.id);
     const base: ResponseBase = { ...request, sessionId: started.id, createdAt: started.createdAt, model: started.model };
@@ -62,7 +72,7 @@ export function createResponseHandler(d: AppDeps) {
     const how = await collect(d, req, res, started.id, (e) => events.event(e), WAIT_MS);
     if (res.destroyed) return;
     if (typeof how === 'object') return refuse(res, how);
-    if (how !== 'terminal') return refuse(res, { status: 503, code: 'stream_interrupted', message: `this edge stopped following the generation; retrieve resp_${started.id}`, headers: { 'Retry-After': '1' } });
+    if (how !== 'terminal') return refuse(res, { code: 'stream_interrupted', message: `this edge stopped following the generation; retrieve resp_${started.id}`, headers: { 'Retry-After': '1' } });
     res.json(events.snapshot());
   };
 }
@@ -88,7 +98,7 @@ async function baseOf(d: AppDeps, id: string, meta: { createdAt: number; model: 
   return { ...request, sessionId: id, createdAt: meta.createdAt, model: meta.model };
 }
 
-const notFound = (res: Response, raw: string) => sendOpenAIError(res, 404, 'response_not_found', `No response found with id '${raw}'.`, {}, 'response_id');
+const notFound = (res: Response, raw: string) => sendOpenAIError(res, 'response_not_found', `No response found with id '${raw}'.`, { param: 'response_id' });
 
 /** `GET /responses/{id}` (the Response) and `GET /responses/{id}?stream=true&starting_after=N` (resume). */
 export function retrieveResponseHandler(d: AppDeps) {
@@ -100,7 +110,7 @@ export function retrieveResponseHandler(d: AppDeps) {
     res.setHeader(SESSION_HEADER, s.id);
     if (req.query.stream === 'true') {
       const after = req.query.starting_after === undefined ? -1 : Number(req.query.starting_after);
-      if (!Number.isInteger(after) || after < -1) return refuse(res, { status: 400, code: 'invalid_request', message: 'starting_after: a sequence number (integer ≥ 0)', param: 'starting_after' });
+      if (!Number.isInteger(after) || after < -1) return refuse(res, { code: 'invalid_request', message: 'starting_after: a sequence number (integer ≥ 0)', param: 'starting_after' });
       return streamEvents(d, req, res, base, after);
     }
     res.json(await snapshotOf(d, s.id, s.meta.status, base));

@@ -1,7 +1,9 @@
 import type { Response } from 'express';
-import { isSessionId, type SessionMeta } from '@relaycast/shared';
+import { isSessionId } from '@relaycast/protocol';
+import type { SessionMeta } from '@relaycast/store';
 import type { AppDeps } from '../app.js';
 import { keyOf } from './errors.js';
+import type { Refusal } from './start.js';
 import { ProtocolSubscriber, follow, type NativeEvent } from './stream.js';
 
 /**
@@ -49,7 +51,7 @@ export async function* history(d: AppDeps, id: string): AsyncGenerator<NativeEve
  * Follows a session without writing (a JSON answer comes after) until its terminal event, the edge lets
  * go of it, or `timeoutMs` passes. Resolves how it ended; `onEvent` sees every event from the first.
  */
-export function collect(d: AppDeps, req: Parameters<typeof follow>[1], res: Response, id: string, onEvent: (e: NativeEvent) => void, timeoutMs: number): Promise<'terminal' | 'ended' | 'failed' | 'timeout' | { status: number; code: string; message: string; headers?: Record<string, string> }> {
+export function collect(d: AppDeps, req: Parameters<typeof follow>[1], res: Response, id: string, onEvent: (e: NativeEvent) => void, timeoutMs: number): Promise<'terminal' | 'ended' | 'failed' | 'timeout' | Refusal> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       sub.gone();

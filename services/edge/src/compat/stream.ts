@@ -1,10 +1,11 @@
 import type { Request, Response } from 'express';
-import { encodeComment } from '@relaycast/shared';
+import { encodeComment } from '../sse.js';
 import type { AppDeps } from '../app.js';
 import { clearDeadline } from '../deadline.js';
 import { replayThenGoLive } from '../replay.js';
 import { requestLog } from '../request-log.js';
 import { Subscriber, type LiveEntry } from '../subscriber.js';
+import type { Refusal } from './start.js';
 
 /** One native event as stored: its seq (0 for in-band notices that are not stream entries), type and JSON data. */
 export interface NativeEvent {
@@ -131,8 +132,8 @@ export function startSse(req: Request, res: Response, headers: Record<string, st
  * native stream does (MAX_CONNECTIONS, the per-address and per-session limits). Returns a refusal instead
  * when a limit says no; the caller answers it. Everything is released when the response closes.
  */
-export async function follow(d: AppDeps, req: Request, res: Response, id: string, sub: ProtocolSubscriber, before?: () => void): Promise<{ status: number; code: string; message: string; headers?: Record<string, string> } | undefined> {
-  if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return { status: 503, code: 'edge_full', message: 'too many connections on this edge; retry', headers: { 'Retry-After': '1' } };
+export async function follow(d: AppDeps, req: Request, res: Response, id: string, sub: ProtocolSubscriber, before?: () => void): Promise<Refusal | undefined> {
+  if (d.stats.openConnections >= d.cfg.MAX_CONNECTIONS) return { code: 'edge_full', message: 'too many connections on this edge; retry', headers: { 'Retry-After': '1' } };
   d.stats.openConnections++;
   let topic: Awaited<ReturnType<AppDeps['hub']['attach']>> | undefined;
   let slot: { release(): void } | undefined;
@@ -175,9 +176,9 @@ export async function follow(d: AppDeps, req: Request, res: Response, id: string
   return undefined;
 }
 
-function refusalOf(d: AppDeps, why: 'not_found' | 'forbidden' | 'finished' | 'ip' | 'session'): { status: number; code: string; message: string; headers?: Record<string, string> } {
-  if (why === 'not_found' || why === 'finished') return { status: 404, code: 'session_not_found', message: 'no such session (unknown or expired)' };
-  if (why === 'forbidden') return { status: 403, code: 'forbidden', message: 'this session belongs to another tenant' };
+function refusalOf(d: AppDeps, why: 'not_found' | 'forbidden' | 'finished' | 'ip' | 'session'): Refusal {
+  if (why === 'not_found' || why === 'finished') return { code: 'session_not_found', message: 'no such session (unknown or expired)' };
+  if (why === 'forbidden') return { code: 'forbidden', message: 'this session belongs to another tenant' };
   d.stats.limited[why]++;
-  return { status: 429, code: 'rate_limited', message: why === 'ip' ? 'too many streams from this address' : 'too many streams open on this session', headers: { 'Retry-After': '5' } };
+  return { code: 'rate_limited', message: why === 'ip' ? 'too many streams from this address' : 'too many streams open on this session', headers: { 'Retry-After': '5' } };
 }

@@ -1,4 +1,4 @@
-import type { Usage } from '@relaycast/shared';
+import type { Usage } from '@relaycast/protocol';
 import { CONTENT, RESTARTED, emptyAnswer, fold, type NativeData } from './answer.js';
 import type { NativeEvent } from './stream.js';
 

@@ -1,5 +1,7 @@
 import type { Request, Response } from 'express';
-import { API_KEY_PREFIX, isSessionId, PRODUCER_TOKEN_PREFIX, ProducerStore, type ProducerMeta } from '@relaycast/shared';
+import { isSessionId } from '@relaycast/protocol';
+import { PRODUCER_TOKEN_PREFIX, ProducerStore, type ProducerMeta } from '@relaycast/store';
+import { API_KEY_PREFIX } from '../api-keys.js';
 import type { EdgeAuth } from '../auth.js';
 import { sendError } from '../http-error.js';
 import { bindCaller } from '../request-log.js';

@@ -1,9 +1,11 @@
 import type { Response } from 'express';
-import { ERRORS, type Config, type ErrorCode, type Limiter, type ProducerMeta, type ProducerStore, type PublishResult } from '@relaycast/shared';
+import { ERRORS, type ErrorCode } from '@relaycast/protocol';
+import type { Limiter, ProducerMeta, ProducerStore, PublishResult } from '@relaycast/store';
+import type { EdgeConfig } from '../config.js';
 import type { WireEvent } from './events.js';
 
 export interface PublishDeps {
-  cfg: Config;
+  cfg: EdgeConfig;
   producers: ProducerStore;
   limiter: Limiter;
 }

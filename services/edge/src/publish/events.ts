@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EVENT_TYPES, eventData, eventSchema, TERMINAL_TYPES, type ErrorCode, type RelaycastEvent } from '@relaycast/shared';
+import { EVENT_TYPES, eventData, eventSchema, TERMINAL_TYPES, type ErrorCode, type RelaycastEvent } from '@relaycast/protocol';
 
 /** Types only Relaycast itself writes: a producer sending one would fake a resume boundary or a hole. */
 const RESERVED = new Set(['reset', 'gap', 'message']);

@@ -1,5 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ProducerStore, type Config, type Limiter, type Logger, type RedisClient, type SessionStore } from '@relaycast/shared';
+import { ProducerStore, type Limiter, type RedisClient, type SessionStore } from '@relaycast/store';
+import type { Logger } from '@relaycast/shared';
+import type { EdgeConfig } from '../config.js';
 import type { EdgeAuth } from '../auth.js';
 import type { Handler, Route } from '../route-table.js';
 import type { EdgeStats } from '../stats.js';
@@ -17,7 +19,7 @@ export function producerStoreFor(redis: RedisClient, store: SessionStore): Produ
  * The publish API (docs/publishing.md). Registered before the model session routes: `POST /v1/sessions`
  * and `POST …/cancel` handle producer sessions here and pass every other request on.
  */
-export function publishRoutes(d: { cfg: Config; store: SessionStore; redis: RedisClient; limiter: Limiter; auth: EdgeAuth; stats: EdgeStats; log: Logger }, json: RequestHandler): { create: Handler; cancel: Handler; routes: Route[] } {
+export function publishRoutes(d: { cfg: EdgeConfig; store: SessionStore; redis: RedisClient; limiter: Limiter; auth: EdgeAuth; stats: EdgeStats; log: Logger }, json: RequestHandler): { create: Handler; cancel: Handler; routes: Route[] } {
   const deps: PublishRouteDeps & { store: SessionStore } = { ...d, producers: producerStoreFor(d.redis, d.store) };
   const stream = publishStream(deps);
   const batch = publishBatch(deps);

@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { ConfigError, contentText, errorEvent, isTerminal, TERMINAL_TYPES, type Config } from '@relaycast/shared';
-import { BUILTIN_PROCESSORS, Pipeline, type Processor, type StreamEvent } from '@relaycast/ingest';
+import { contentText, errorEvent, isTerminal, TERMINAL_TYPES } from '@relaycast/protocol';
+import { ConfigError } from '@relaycast/shared';
+import type { EdgeConfig } from '../config.js';
+import { BUILTIN_PROCESSORS, Pipeline, type Processor, type StreamEvent } from '@relaycast/processors';
 import { PublishInputError, toWire, type PublishEvent, type WireEvent } from './events.js';
 
 /**
@@ -14,7 +16,7 @@ export type ProcessorSpec = { type: string } & Record<string, unknown>;
 const DEFS = new Map(BUILTIN_PROCESSORS.map((d) => [d.type, d]));
 
 /** Validates the specs at creation (400 naming the one at fault) and returns them in their stored form. */
-export function checkProcessors(raw: z.infer<typeof processorSpecSchema>, cfg: Config): ProcessorSpec[] {
+export function checkProcessors(raw: z.infer<typeof processorSpecSchema>, cfg: EdgeConfig): ProcessorSpec[] {
   const specs = raw.map((s) => (typeof s === 'string' ? { type: s } : (s as ProcessorSpec)));
   specs.forEach((_, i) => {
     makers(specs.slice(i, i + 1), cfg, `processors[${i}]`);
@@ -22,7 +24,7 @@ export function checkProcessors(raw: z.infer<typeof processorSpecSchema>, cfg: C
   return specs;
 }
 
-function makers(specs: readonly ProcessorSpec[], cfg: Config, where = 'processors'): (() => Processor)[] {
+function makers(specs: readonly ProcessorSpec[], cfg: EdgeConfig, where = 'processors'): (() => Processor)[] {
   return specs.map((spec) => {
     const def = DEFS.get(spec.type);
     if (!def) throw new PublishInputError('invalid_processor', `${where}: unknown processor ${JSON.stringify(spec.type)} (known: ${[...DEFS.keys()].join(', ')})`);
@@ -65,7 +67,7 @@ export class PublishRun {
   onLate: () => void = () => undefined;
   private feeding = false;
 
-  constructor(specs: readonly ProcessorSpec[], cfg: Config, usedChars = 0) {
+  constructor(specs: readonly ProcessorSpec[], cfg: EdgeConfig, usedChars = 0) {
     this.makers = makers(specs, cfg);
     this.names = specs.map((s) => s.type);
     this.used = usedChars;

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
-import { EndProducerCode, isSessionId, newSessionId, runningLeaseMs, type ApiKeyEntry } from '@relaycast/shared';
+import { isSessionId, newSessionId } from '@relaycast/protocol';
+import { EndProducerCode, runningLeaseMs } from '@relaycast/store';
+import type { ApiKeyEntry } from '../api-keys.js';
 import { apiKeyOf, owns, sessionCaller, type EdgeAuth } from '../auth.js';
 import { sendError } from '../http-error.js';
 import { bindSession } from '../request-log.js';
@@ -33,7 +35,7 @@ export const producerLinks = (id: string) => ({
  * `POST /v1/sessions` with `{producer: true}`: a producer-owned session. Any other body goes on to the model
  * route handler. Admission is the model sessions' own (sessions per minute, running sessions per key).
  */
-export function createProducerSession(d: PublishRouteDeps & { limiter: import('@relaycast/shared').Limiter }) {
+export function createProducerSession(d: PublishRouteDeps & { limiter: import('@relaycast/store').Limiter }) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if ((req.body as { producer?: unknown } | undefined)?.producer === undefined) return next();
     const key: ApiKeyEntry = apiKeyOf(res);
@@ -140,7 +142,7 @@ export function producerState(d: PublishRouteDeps) {
  * end now) and the producer's next publish is refused with `session_cancelled`. Other sessions go on to
  * the model sessions' handler.
  */
-export function cancelProducerSession(d: PublishRouteDeps & { store: import('@relaycast/shared').SessionStore }) {
+export function cancelProducerSession(d: PublishRouteDeps & { store: import('@relaycast/store').SessionStore }) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const id = String(req.params.id);
     if (!isSessionId(id) || !(await d.producers.isProducer(id))) return next();

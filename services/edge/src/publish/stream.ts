@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import { ERRORS, type ProducerMeta } from '@relaycast/shared';
+import { ERRORS } from '@relaycast/protocol';
+import type { ProducerMeta } from '@relaycast/store';
 import { clearDeadline } from '../deadline.js';
 import { sendError } from '../http-error.js';
 import { producerOf } from './auth.js';

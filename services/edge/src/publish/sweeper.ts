@@ -1,4 +1,6 @@
-import { EndProducerCode, errorEvent, type Limiter, type Logger, type ProducerStore } from '@relaycast/shared';
+import { errorEvent } from '@relaycast/protocol';
+import { EndProducerCode, type Limiter, type ProducerStore } from '@relaycast/store';
+import type { Logger } from '@relaycast/shared';
 import { toWire } from './events.js';
 
 const BATCH = 100;

@@ -1,6 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { encodeComment, encodeRetry, InvalidCursorError, isSessionId, type Config, type Logger, type SessionStore } from '@relaycast/shared';
+import { InvalidCursorError, isSessionId } from '@relaycast/protocol';
+import type { SessionStore } from '@relaycast/store';
+import type { Logger } from '@relaycast/shared';
+import type { EdgeConfig } from '../config.js';
+import { encodeComment, encodeRetry } from '../sse.js';
 import { callerFields, checkSessionCaller, type EdgeAuth } from '../auth.js';
 import type { ConnectionLimits } from '../connection-limits.js';
 import type { Hub } from '../hub.js';
@@ -12,7 +16,7 @@ import type { EdgeStats } from '../stats.js';
 import { Subscriber } from '../subscriber.js';
 
 export interface EventsDeps {
-  cfg: Config;
+  cfg: EdgeConfig;
   store: SessionStore;
   hub: Hub;
   log: Logger;

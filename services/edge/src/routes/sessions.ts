@@ -1,15 +1,21 @@
 import type { Request, Response } from 'express';
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import { allowsModel, isSessionId, newSessionId, runningLeaseMs, type Admission, type ApiKeyEntry, type Config, type GenerateJob, type Limiter, type Logger, type SessionMeta, type SessionStore } from '@relaycast/shared';
+import { isSessionId, newSessionId } from '@relaycast/protocol';
+import { runningLeaseMs, type Admission, type Limiter, type SessionMeta, type SessionStore } from '@relaycast/store';
+import type { GenerateJob, Logger } from '@relaycast/shared';
+import type { EdgeConfig } from '../config.js';
+import { allowsModel, type ApiKeyEntry } from '../api-keys.js';
 import { apiKeyOf, owns, sessionCaller, type Caller, type EdgeAuth } from '../auth.js';
 import { landCancel } from '../cancel.js';
 import { sendError } from '../http-error.js';
 import { bindSession, requestId } from '../request-log.js';
 import type { EdgeStats } from '../stats.js';
+import { isToolIssue, jobTools, messageSchema, toolChoiceSchema, toolProblem, toolsSchema } from './tools-schema.js';
+import { stopList, stopSchema } from '../stop-param.js';
 
 export interface SessionsDeps {
-  cfg: Config;
+  cfg: EdgeConfig;
   store: SessionStore;
   queue: Queue<GenerateJob>;
   log: Logger;
@@ -31,17 +37,17 @@ export const mockSchema = z.strictObject({
  * Strict: a field the schema does not name is refused, so no request can smuggle an upstream address, a
  * provider key or a header through to ingest. Where the model is called from is the route's business.
  */
-function createSchema(cfg: Config) {
+function createSchema(cfg: EdgeConfig) {
   return z.strictObject({
     model: z.string().max(64).optional(),
-    messages: z
-      .array(z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(cfg.MAX_MESSAGE_CHARS) }))
-      .min(1)
-      .max(cfg.MAX_MESSAGES),
+    messages: z.array(messageSchema(cfg.MAX_MESSAGE_CHARS)).min(1).max(cfg.MAX_MESSAGES),
     max_tokens: z.number().int().positive().max(100_000).optional(),
     temperature: z.number().min(0).max(2).optional(),
     seed: z.number().int().optional(),
+    stop: stopSchema.optional(),
     mock: mockSchema.optional(),
+    tools: toolsSchema.optional(),
+    tool_choice: toolChoiceSchema.optional(),
   });
 }
 
@@ -81,7 +87,7 @@ export function createSessionHandler(d: SessionsDeps) {
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const big = tooLarge(issue);
-      return sendError(res, big ?? 'invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+      return sendError(res, big ?? (isToolIssue(issue, req.body) ? 'invalid_tool' : 'invalid_request'), `${issue.path.join('.') || 'body'}: ${issue.message}`);
     }
     const body = parsed.data;
     const model = body.model ?? d.cfg.DEFAULT_MODEL;
@@ -89,6 +95,8 @@ export function createSessionHandler(d: SessionsDeps) {
     if (!route) return sendError(res, 'unknown_model', `no model named ${JSON.stringify(model)}`);
     if (!allowsModel(key, model)) return sendError(res, 'model_forbidden', `this API key may not use model ${JSON.stringify(model)}`);
     if (body.mock && !route.allowMock) return sendError(res, 'invalid_request', `model ${model} does not accept mock controls`);
+    const toolsBad = toolProblem(body, route);
+    if (toolsBad) return sendError(res, 'invalid_tool', toolsBad);
 
     const id = newSessionId();
     const admitted = await admit(d, key, id, reconciled);
@@ -102,10 +110,11 @@ export function createSessionHandler(d: SessionsDeps) {
       sessionId: id,
       model,
       messages: body.messages,
-      params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed },
+      params: { max_tokens: body.max_tokens, temperature: body.temperature, seed: body.seed, stop: stopList(body.stop) },
       ...(body.mock ? { mock: body.mock } : {}),
       ...(reqId ? { requestId: reqId } : {}),
       keyId: key.id,
+      ...jobTools(body),
     };
     try {
       await d.store.create(id, { model, createdAt: Date.now(), tenant: key.tenant, keyId: key.id });

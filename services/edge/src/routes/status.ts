@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import { parseEvent, type SessionMeta, type Usage } from '@relaycast/shared';
+import { parseEvent, type Usage } from '@relaycast/protocol';
+import type { SessionMeta } from '@relaycast/store';
 import { isCustomEventType } from '../publish/events.js';
 import { BodyCache, encodeBody, negotiateEncoding, notModified } from '../status-body.js';
 import { authorized, links, type SessionsDeps } from './sessions.js';

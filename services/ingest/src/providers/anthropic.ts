@@ -1,6 +1,8 @@
-import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { BaseDecoder, finishReason, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
 import { endpoint, jsonPost, params } from './request.js';
+import { anthropicTools } from './tools.js';
 
 /** Anthropic requires max_tokens; used when neither the request nor the route sets it. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4_096;
@@ -22,11 +24,12 @@ export const anthropic: Provider = {
     const body = {
       model: route.model,
       max_tokens: p.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
-      messages: job.messages.filter((m) => m.role !== 'system'),
+      ...anthropicTools(job),
       system: system || undefined,
       stream: true,
       temperature: p.temperature,
       top_p: p.top_p,
+      stop_sequences: p.stop,
     };
     return jsonPost(route, job, endpoint(route, 'v1/messages'), body, { 'anthropic-version': API_VERSION, ...(apiKey ? { 'x-api-key': apiKey } : {}) });
   },
@@ -51,7 +54,7 @@ class AnthropicDecoder extends BaseDecoder {
   /** Content block index -> its tool call (the order tool_use blocks appeared in). */
   private readonly tools = new Map<number, ToolBlock>();
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     const ev = parseJson(m.data);
     switch (ev.type ?? m.event) {
       case 'message_start':

@@ -1,7 +1,8 @@
-import type { GenerateJob, Usage } from '@relaycast/shared';
+import { CHARS_PER_TOKEN } from '@relaycast/processors';
+import type { Usage } from '@relaycast/protocol';
+import type { GenerateJob } from '@relaycast/shared';
 
-/** Roughly 4 characters per token: only used when the provider never reports usage, and marked so. */
-export const CHARS_PER_TOKEN = 4;
+/** Only used when the provider never reports usage, and marked so. */
 
 export function estimateTokens(job: GenerateJob, outputChars: number): Usage {
   const input = job.messages.reduce((n, m) => n + m.content.length, 0);

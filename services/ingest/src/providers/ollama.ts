@@ -1,6 +1,8 @@
-import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { BaseDecoder, finishReason, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, definedOnly, endpoint, jsonPost, params } from './request.js';
+import { ollamaTools } from './tools.js';
 
 const FINISH: Record<string, string> = { stop: 'stop', length: 'length' };
 
@@ -13,8 +15,8 @@ export const ollama: Provider = {
   format: 'ndjson',
   request(route: Route, job: GenerateJob, apiKey) {
     const p = params(route, job);
-    const options = definedOnly({ temperature: p.temperature, top_p: p.top_p, num_predict: p.max_tokens, seed: p.seed });
-    const body = { model: route.model, messages: job.messages, stream: true, ...(Object.keys(options).length ? { options } : {}) };
+    const options = definedOnly({ temperature: p.temperature, top_p: p.top_p, num_predict: p.max_tokens, seed: p.seed, stop: p.stop });
+    const body = { model: route.model, ...ollamaTools(job), stream: true, ...(Object.keys(options).length ? { options } : {}) };
     return jsonPost(route, job, endpoint(route, 'api/chat'), body, bearer(apiKey), 'application/x-ndjson');
   },
   decoder: (job) => new OllamaDecoder(job),
@@ -23,7 +25,7 @@ export const ollama: Provider = {
 class OllamaDecoder extends BaseDecoder {
   private tools = 0;
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     const line = parseJson(m.data);
     if (line.error) throw inBandError(undefined, typeof line.error === 'string' ? line.error : line.error.message);
     const msg = line.message;
@@ -34,11 +36,13 @@ class OllamaDecoder extends BaseDecoder {
       if (Array.isArray(msg.tool_calls)) for (const t of msg.tool_calls) this.toolCall(out, this.tools++, t?.id, t?.function?.name, JSON.stringify(t?.function?.arguments ?? {}));
     }
     if (line.done === true) {
-      this.finishReason = finishReason(line.done_reason, FINISH) ?? 'stop';
+      // Ollama ends a turn that called tools with done_reason `stop`; the calls are why it stopped.
+      const reason = finishReason(line.done_reason, FINISH) ?? 'stop';
+      this.finishReason = reason === 'stop' && this.tools > 0 ? 'tool_calls' : reason;
       const input = num(line.prompt_eval_count);
       const output = num(line.eval_count);
       // A cached prompt is reported without prompt_eval_count: the output count is real, the input estimated.
-      if (output !== undefined) this.reportUsage(out, input ?? this.estimate().inputTokens, output, input === undefined);
+      if (output !== undefined) this.reportUsage(out, input ?? this.estimatedInputTokens(), output, input === undefined);
       this.ended = true;
     }
   }

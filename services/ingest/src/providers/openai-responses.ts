@@ -1,7 +1,9 @@
-import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { UpstreamError } from '../errors.js';
 import { BaseDecoder, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, endpoint, jsonPost, params } from './request.js';
+import { responsesTools } from './tools.js';
 
 /**
  * OpenAI Responses API streaming (platform.openai.com/docs/api-reference/responses-streaming): named events,
@@ -12,7 +14,8 @@ export const openaiResponses: Provider = {
   format: 'sse',
   request(route: Route, job: GenerateJob, apiKey) {
     const p = params(route, job);
-    const body = { model: route.model, input: job.messages, stream: true, max_output_tokens: p.max_tokens, temperature: p.temperature, top_p: p.top_p };
+    // The Responses API has no stop field: the session's stop processor alone ends the answer at one.
+    const body = { model: route.model, ...responsesTools(job), stream: true, max_output_tokens: p.max_tokens, temperature: p.temperature, top_p: p.top_p };
     return jsonPost(route, job, endpoint(route, 'v1/responses'), body, bearer(apiKey));
   },
   decoder: (job) => new ResponsesDecoder(job),
@@ -42,7 +45,7 @@ class ResponsesDecoder extends BaseDecoder {
    */
   private readonly streamed = new Map<string, { length: number; hash: number }>();
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     const ev = parseJson(m.data);
     // sequence_number orders the events of one response; one we already had is a duplicate.
     const seq = num(ev.sequence_number);

@@ -1,6 +1,8 @@
-import type { GenerateJob, RelaycastEvent, Route } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { BaseDecoder, finishReason, inBandError, num, parseJson, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, endpoint, jsonPost, params } from './request.js';
+import { openaiChatTools } from './tools.js';
 
 const FINISH: Record<string, string> = { stop: 'stop', length: 'length', tool_calls: 'tool_calls', function_call: 'tool_calls', content_filter: 'content_filter' };
 
@@ -11,7 +13,8 @@ const FINISH: Record<string, string> = { stop: 'stop', length: 'length', tool_ca
 export const openai: Provider = {
   format: 'sse',
   request(route: Route, job: GenerateJob, apiKey) {
-    const body = { model: route.model, messages: job.messages, stream: true, stream_options: { include_usage: true }, ...params(route, job) };
+    // `stop` is Chat Completions' own field (up to 4, as the edge allows), sent as the request gave it.
+    const body = { model: route.model, ...openaiChatTools(job), stream: true, stream_options: { include_usage: true }, ...params(route, job) };
     return jsonPost(route, job, endpoint(route, 'v1/chat/completions'), body, bearer(apiKey));
   },
   decoder: (job) => new OpenAIChatDecoder(job),
@@ -25,7 +28,7 @@ class OpenAIChatDecoder extends BaseDecoder {
   private lastCall: number | undefined;
   private count = 0;
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     if (m.data === '[DONE]') {
       this.ended = true;
       return;
@@ -38,7 +41,8 @@ class OpenAIChatDecoder extends BaseDecoder {
     if (delta) {
       // DeepSeek and older vLLM stream reasoning as `reasoning_content`, newer vLLM and others as `reasoning`.
       this.text(out, 'thinking', typeof delta.reasoning_content === 'string' && delta.reasoning_content ? delta.reasoning_content : delta.reasoning);
-      this.text(out, 'delta', delta.content);
+      // The answer's text, as a Relaycast `delta` (empty pieces say nothing).
+      if (typeof delta.content === 'string' && delta.content.length > 0) out.push({ type: 'delta', text: delta.content });
       // Tool calls stream as pieces: id and name with the first piece of each index, then argument text.
       if (Array.isArray(delta.tool_calls)) for (const t of delta.tool_calls) this.toolCall(out, this.callIndex(t), t?.id, t?.function?.name, t?.function?.arguments);
     }

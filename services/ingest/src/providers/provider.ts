@@ -1,6 +1,6 @@
-import type { EventOf, GenerateJob, RelaycastEvent, Route, Usage } from '@relaycast/shared';
+import type { EventOf, RelaycastEvent, Usage } from '@relaycast/protocol';
+import type { GenerateJob, Route } from '@relaycast/shared';
 import { UpstreamError } from '../errors.js';
-import { OutputMeter } from '../output.js';
 import { estimateTokens } from './estimate.js';
 
 export interface UpstreamRequest {
@@ -18,13 +18,19 @@ export interface UpstreamMessage {
 
 /**
  * Turns one provider's wire format into Relaycast events. A decoder is made per request and sees each
- * message in order; it throws {@link UpstreamError} for in-band errors and malformed data.
+ * message in order (upstream.ts's BodyDecoder calls it, and counts what it produces); it throws
+ * {@link UpstreamError} for in-band errors and malformed data.
  */
 export interface StreamDecoder {
-  /** Returns the events this message produces (possibly none). */
-  message(m: UpstreamMessage): RelaycastEvent[];
-  /** Called at EOF: the final `done`, or throws `upstream_truncated` if the end marker never came. */
-  end(): EventOf<'done'>;
+  /** Set once the end marker came: later messages are not given to decode(). */
+  readonly ended: boolean;
+  /** Appends the events this message produces (possibly none) to `out`. */
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void;
+  /**
+   * Called at EOF with the content characters it produced: the final `done` (usage never received is
+   * estimated from them), or throws `upstream_truncated` if the end marker never came.
+   */
+  end(outputChars: number): EventOf<'done'>;
 }
 
 /** One wire format: how to ask for a stream and how to read it. */
@@ -35,32 +41,24 @@ export interface Provider {
 }
 
 /**
- * What every decoder shares: it ends once, after which messages are ignored; usage it never receives is
- * estimated from the content it produced (and marked so), counted by the same meter the generation uses.
+ * What decoders share: the end marker, the finish reason, usage (estimated from the content produced, and
+ * marked so, when never received), and the pieces that need state across messages (reasoning parts, tool calls).
  */
 export abstract class BaseDecoder implements StreamDecoder {
-  protected ended = false;
+  ended = false;
   protected finishReason: string | undefined;
   private usage: Usage | undefined;
-  private readonly output = new OutputMeter();
   private thinkingPartKey: string | undefined;
   /** Tool call index -> whether its id and name were sent. */
   private readonly toolSeen = new Map<number, { id: boolean; name: boolean }>();
 
   constructor(protected readonly job: GenerateJob) {}
 
-  message(m: UpstreamMessage): RelaycastEvent[] {
-    if (this.ended) return [];
-    const out: RelaycastEvent[] = [];
-    this.decode(m, out);
-    return out;
-  }
-
-  protected abstract decode(m: UpstreamMessage, out: RelaycastEvent[]): void;
+  abstract decode(m: UpstreamMessage, out: RelaycastEvent[]): void;
 
   protected text(out: RelaycastEvent[], type: 'delta' | 'thinking', text: unknown): void {
     if (typeof text !== 'string' || text.length === 0) return;
-    out.push(this.counted({ type, text }));
+    out.push({ type, text });
   }
 
   /**
@@ -85,7 +83,7 @@ export abstract class BaseDecoder implements StreamDecoder {
     const newName = typeof name === 'string' && name !== '' && !seen.name ? name : undefined;
     this.toolSeen.set(index, { id: seen.id || newId !== undefined, name: seen.name || newName !== undefined });
     if (!a && newId === undefined && newName === undefined) return; // an empty piece says nothing
-    out.push(this.counted({ type: 'tool_call', index, ...(newId !== undefined ? { id: newId } : {}), ...(newName !== undefined ? { name: newName } : {}), arguments: a }));
+    out.push({ type: 'tool_call', index, ...(newId !== undefined ? { id: newId } : {}), ...(newName !== undefined ? { name: newName } : {}), arguments: a });
   }
 
   /** Records the provider's own count and emits it as a `usage` event. */
@@ -94,18 +92,14 @@ export abstract class BaseDecoder implements StreamDecoder {
     out.push({ type: 'usage', ...this.usage });
   }
 
-  private counted(e: RelaycastEvent): RelaycastEvent {
-    this.output.see(e);
-    return e;
+  /** For a provider that reports output tokens but not input ones. */
+  protected estimatedInputTokens(): number {
+    return estimateTokens(this.job, 0).inputTokens;
   }
 
-  protected estimate(): Usage {
-    return estimateTokens(this.job, this.output.chars);
-  }
-
-  end(): EventOf<'done'> {
+  end(outputChars: number): EventOf<'done'> {
     if (!this.ended) throw new UpstreamError('upstream_truncated', 'upstream closed the stream without its end marker');
-    return { type: 'done', finishReason: this.finishReason ?? 'stop', usage: this.usage ?? this.estimate() };
+    return { type: 'done', finishReason: this.finishReason ?? 'stop', usage: this.usage ?? estimateTokens(this.job, outputChars) };
   }
 }
 

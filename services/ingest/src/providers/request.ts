@@ -2,7 +2,7 @@ import type { GenerateJob, Route } from '@relaycast/shared';
 import type { UpstreamRequest } from './provider.js';
 
 /** The generation parameters of a request: the client's, else the route's defaults. */
-export function params(route: Route, job: GenerateJob): { max_tokens?: number; temperature?: number; top_p?: number; seed?: number } {
+export function params(route: Route, job: GenerateJob): { max_tokens?: number; temperature?: number; top_p?: number; seed?: number; stop?: string[] } {
   return definedOnly({ ...route.defaults, ...definedOnly(job.params) });
 }
 

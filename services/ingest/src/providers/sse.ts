@@ -1,4 +1,5 @@
-import type { GenerateJob, RelaycastEvent, Route, SseOptions } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
+import type { GenerateJob, Route, SseOptions } from '@relaycast/shared';
 import type { UpstreamError } from '../errors.js';
 import { BaseDecoder, inBandError, type Provider, type UpstreamMessage } from './provider.js';
 import { bearer, endpoint, mockControls, params } from './request.js';
@@ -31,7 +32,7 @@ function options(route: Route): SseOptions {
 
 function templateVars(route: Route, job: GenerateJob): Record<string, unknown> {
   const p = params(route, job);
-  return { messages: job.messages, prompt: job.messages.map((m) => m.content).join('\n'), model: route.model, max_tokens: p.max_tokens, temperature: p.temperature, seed: p.seed };
+  return { messages: job.messages, prompt: job.messages.map((m) => m.content).join('\n'), model: route.model, max_tokens: p.max_tokens, temperature: p.temperature, seed: p.seed, stop: p.stop };
 }
 
 /** Replaces every string that is exactly `{{name}}` with the value (dropping object keys whose value is unset). */
@@ -50,7 +51,7 @@ class SseDecoder extends BaseDecoder {
     super(job);
   }
 
-  protected decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
+  decode(m: UpstreamMessage, out: RelaycastEvent[]): void {
     // An event with no `event:` field is a `message` event (HTML §9.2.6).
     const name = m.event ?? 'message';
     if ((this.o.doneEvent !== undefined && name === this.o.doneEvent) || (this.o.doneData !== undefined && m.data === this.o.doneData)) {
@@ -62,9 +63,9 @@ class SseDecoder extends BaseDecoder {
     this.text(out, 'delta', this.o.textPath === undefined ? m.data : textAt(m.data, this.o.textPath));
   }
 
-  override end() {
+  override end(outputChars: number) {
     if (this.o.eofIsEnd) this.ended = true;
-    return super.end();
+    return super.end(outputChars);
   }
 }
 

@@ -1,4 +1,6 @@
 import type { MockPlan, Step } from '../plan.js';
+import { readStops } from '../stop.js';
+import { anthropicTools } from '../tools.js';
 import { controls, intOr, promptTokens, type MockRequest, type WireFormat } from '../wire.js';
 
 const ev = (type: string, o: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`;
@@ -57,6 +59,12 @@ function preamble(r: MockRequest): string {
   return ev('message_start', { message: { id, type: 'message', role: 'assistant', content: [], model: r.model, stop_reason: null, stop_sequence: null, usage } }) + ev('ping', {});
 }
 
+/** message_delta's `delta`: why the message ended, and which of the request's stop sequences it met. */
+function stopOf(limited: boolean, plan: MockPlan, stopSequence: string | undefined) {
+  if (stopSequence !== undefined) return { stop_reason: 'stop_sequence', stop_sequence: stopSequence };
+  return { stop_reason: limited ? 'max_tokens' : plan.calls.length ? 'tool_use' : 'end_turn', stop_sequence: null };
+}
+
 /** `POST /v1/messages` with `stream: true`, as Anthropic streams it. */
 export const anthropic: WireFormat = {
   path: '/v1/messages',
@@ -68,7 +76,11 @@ export const anthropic: WireFormat = {
     const system = typeof b.system === 'string' ? [{ content: b.system }] : [];
     const messages = [...system, ...b.messages.map((m: any) => ({ content: typeof m?.content === 'string' ? m.content : Array.isArray(m?.content) ? m.content.map((p: any) => p?.text ?? '').join('') : '' }))];
     const mock = controls(b);
-    return { messages, maxTokens: b.max_tokens, seed: intOr(mock.seed, 0)!, model: String(b.model ?? 'mock'), includeUsage: true, mock };
+    const tools = anthropicTools(b);
+    if (typeof tools === 'string') return tools;
+    const stop = readStops(b.stop_sequences, 'stop_sequences');
+    if (typeof stop === 'string') return stop;
+    return { messages, maxTokens: b.max_tokens, seed: intOr(mock.seed, 0)!, model: String(b.model ?? 'mock'), includeUsage: true, stop, mock, ...tools };
   },
   httpError: (status, message) => ({ type: 'error', error: { type: errorType(status), message } }),
   writer(r, plan) {
@@ -78,10 +90,10 @@ export const anthropic: WireFormat = {
       step: blocks.step,
       malformed: () => 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":\n\n',
       inbandError: () => ev('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }),
-      finish: (limited, u) =>
+      finish: (limited, u, stopSequence) =>
         blocks.close() +
         // message_delta's usage is cumulative and carries input and cache counts too.
-        ev('message_delta', { delta: { stop_reason: limited ? 'max_tokens' : plan.calls.length ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { input_tokens: u.promptTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: u.completionTokens } }) +
+        ev('message_delta', { delta: stopOf(limited, plan, stopSequence), usage: { input_tokens: u.promptTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: u.completionTokens } }) +
         ev('message_stop', {}),
     };
   },

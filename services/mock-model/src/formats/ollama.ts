@@ -1,3 +1,5 @@
+import { readStops } from '../stop.js';
+import { ollamaTools } from '../tools.js';
 import { controls, intOr, type WireFormat } from '../wire.js';
 
 const line = (o: unknown) => `${JSON.stringify(o)}\n`;
@@ -10,7 +12,11 @@ export const ollama: WireFormat = {
     if (!Array.isArray(b.messages)) return 'messages is required';
     if (b.stream === false) return 'this mock only streams: leave stream unset or true';
     const mock = controls(b);
-    return { messages: b.messages, maxTokens: intOr(b.options?.num_predict), seed: intOr(b.options?.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: true, mock };
+    const tools = ollamaTools(b);
+    if (typeof tools === 'string') return tools;
+    const stop = readStops(b.options?.stop, 'options.stop');
+    if (typeof stop === 'string') return stop;
+    return { messages: b.messages, maxTokens: intOr(b.options?.num_predict), seed: intOr(b.options?.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: true, stop, mock, ...tools };
   },
   httpError: (_status, message) => ({ error: message }),
   writer(r, plan) {
@@ -33,8 +39,9 @@ export const ollama: WireFormat = {
       },
       malformed: () => `{"model":${JSON.stringify(r.model)},"message":{"content":\n`,
       inbandError: () => line({ error: 'mock in-band error' }),
-      finish: (limited, u) =>
-        line({ model: r.model, created_at: at(), message: { role: 'assistant', content: '' }, done: true, done_reason: limited ? 'length' : 'stop', total_duration: 1_000_000, load_duration: 1_000, prompt_eval_count: u.promptTokens, prompt_eval_duration: 1_000, eval_count: u.completionTokens, eval_duration: 1_000 }),
+      // Ollama names a stop sequence's end `stop`, as it does the natural end.
+      finish: (limited, u, stopSequence) =>
+        line({ model: r.model, created_at: at(), message: { role: 'assistant', content: '' }, done: true, done_reason: limited && stopSequence === undefined ? 'length' : 'stop', total_duration: 1_000_000, load_duration: 1_000, prompt_eval_count: u.promptTokens, prompt_eval_duration: 1_000, eval_count: u.completionTokens, eval_duration: 1_000 }),
     };
   },
 };

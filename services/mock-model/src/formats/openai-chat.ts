@@ -1,4 +1,6 @@
 import type { Step } from '../plan.js';
+import { readStops } from '../stop.js';
+import { openaiChatTools } from '../tools.js';
 import { controls, intOr, type WireFormat } from '../wire.js';
 
 const sse = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
@@ -33,7 +35,11 @@ export const openaiChat: WireFormat = {
     if (!Array.isArray(b.messages)) return 'messages is required';
     if (b.stream !== true) return 'this mock only streams: set stream: true';
     const mock = controls(b);
-    return { messages: b.messages, maxTokens: intOr(b.max_tokens ?? b.max_completion_tokens), seed: intOr(b.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: b.stream_options?.include_usage === true, mock };
+    const tools = openaiChatTools(b);
+    if (typeof tools === 'string') return tools;
+    const stop = readStops(b.stop, 'stop', { single: true, max: 4 });
+    if (typeof stop === 'string') return stop;
+    return { messages: b.messages, maxTokens: intOr(b.max_tokens ?? b.max_completion_tokens), seed: intOr(b.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: b.stream_options?.include_usage === true, stop, mock, ...tools };
   },
   httpError: openaiError,
   writer(r, plan) {
@@ -53,8 +59,9 @@ export const openaiChat: WireFormat = {
       },
       malformed: () => 'data: {"choices":[{"delta":{"content":\n\n',
       inbandError: () => sse({ error: { message: 'mock in-band error', type: 'server_error', param: null, code: 'mock_error' } }),
-      finish(limited, u) {
-        let s = chunk({}, limited ? 'length' : plan.calls.length ? 'tool_calls' : 'stop');
+      finish(limited, u, stopSequence) {
+        // A stop sequence is finish_reason `stop`, as the natural end is; the calls after it never came.
+        let s = chunk({}, stopSequence !== undefined ? 'stop' : limited ? 'length' : plan.calls.length ? 'tool_calls' : 'stop');
         // Usage only on request, in an extra chunk with empty choices.
         if (r.includeUsage) s += sse({ id, object: 'chat.completion.chunk', created, model: r.model, ...extra, choices: [], usage: { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens } });
         return `${s}data: [DONE]\n\n`;

@@ -1,5 +1,6 @@
 import type { MockPlan, Step } from '../plan.js';
 import { controls, intOr, type FrameWriter, type MockRequest, type Usage, type WireFormat } from '../wire.js';
+import { responsesTools } from '../tools.js';
 import { openaiError } from './openai-chat.js';
 
 /** `input` is a string or a list of messages whose content is a string or a list of input_text parts. */
@@ -138,8 +139,12 @@ export const openaiResponses: WireFormat = {
     const messages = messagesOf(b.input);
     if (!messages) return 'input is required';
     if (b.stream !== true) return 'this mock only streams: set stream: true';
+    // The Responses API has no stop sequences, and refuses fields it does not know.
+    if (b.stop !== undefined) return "Unknown parameter: 'stop'.";
     const mock = controls(b);
-    return { messages, maxTokens: intOr(b.max_output_tokens), seed: intOr(mock.seed, 0)!, model: String(b.model ?? 'mock'), includeUsage: true, mock };
+    const tools = responsesTools(b);
+    if (typeof tools === 'string') return tools;
+    return { messages, maxTokens: intOr(b.max_output_tokens), seed: intOr(mock.seed, 0)!, model: String(b.model ?? 'mock'), includeUsage: true, mock, ...tools };
   },
   httpError: openaiError,
   writer: (r, plan) => new ResponsesWriter(r, plan),

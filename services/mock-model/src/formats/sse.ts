@@ -1,3 +1,4 @@
+import { readStops } from '../stop.js';
 import { controls, intOr, type WireFormat } from '../wire.js';
 
 /**
@@ -11,7 +12,10 @@ export const plainSse: WireFormat = {
     const messages = Array.isArray(b.messages) ? b.messages : typeof b.prompt === 'string' ? [{ content: b.prompt }] : undefined;
     if (!messages) return 'messages or prompt is required';
     const mock = controls(b);
-    return { messages, maxTokens: intOr(b.max_tokens), seed: intOr(b.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: false, mock };
+    // A route's body template may send the request's sequences as `stop` ({{stop}}).
+    const stop = readStops(b.stop, 'stop', { single: true });
+    if (typeof stop === 'string') return stop;
+    return { messages, maxTokens: intOr(b.max_tokens), seed: intOr(b.seed, intOr(mock.seed, 0))!, model: String(b.model ?? 'mock'), includeUsage: false, stop, mock };
   },
   httpError: (status, message) => ({ error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error' } }),
   writer: () => ({

@@ -1,7 +1,8 @@
 import type { RedisClient } from './redis.js';
-import { RateCode, withScripts } from './scripts.js';
+import { commandsOf, RateCode } from './scripts.js';
 
-interface RateCommands {
+/** The one command the rate limiter runs: rate-1.lua. */
+export interface RateCommands {
   rcRate(key: string, intervalMs: string, burst: number): Promise<[number, number]>;
 }
 
@@ -13,10 +14,10 @@ export type RateDecision = { ok: true } | { ok: false; retryAfterMs: number };
  * so it works unchanged on Redis Cluster.
  */
 export class RateLimiter {
-  private readonly redis: RedisClient & RateCommands;
+  private readonly redis: RateCommands;
 
-  constructor(redis: RedisClient) {
-    this.redis = withScripts<RateCommands>(redis);
+  constructor(redis: RedisClient | RateCommands) {
+    this.redis = commandsOf<RateCommands>(redis);
   }
 
   /** Counts one request of `key` against `perMinute`, allowing bursts of {@link rateBurst}. */

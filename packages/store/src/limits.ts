@@ -1,9 +1,9 @@
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { AdmitCode, ConnectCode, SubscribeCode, withScripts, type ScriptArg } from './scripts.js';
+import { AdmitCode, ConnectCode, SubscribeCode, commandsOf, type ScriptArg } from './scripts.js';
 
-/** The scripts the limiter runs (lua/admit-2.lua, connect-1.lua, subscribe-2.lua, disconnect-1.lua, edges-1.lua). */
-interface LimitCommands {
+/** The Redis commands the limiter runs: its scripts (admit-2.lua, connect-1.lua, subscribe-2.lua, disconnect-1.lua, edges-1.lua), ZRANGE and ZREM. */
+export interface LimitCommands extends Pick<RedisClient, 'zrange' | 'zrem'> {
   rcAdmit(...args: ScriptArg[]): Promise<[number, number, number]>;
   rcConnect(...args: ScriptArg[]): Promise<[number, number]>;
   rcSubscribe(...args: ScriptArg[]): Promise<[number, number]>;
@@ -37,10 +37,10 @@ export type Admission = { ok: true } | { ok: false; limit: 'rate' | 'running'; r
  * on Redis Cluster.
  */
 export class Limiter {
-  private readonly redis: RedisClient & LimitCommands;
+  private readonly redis: LimitCommands;
 
-  constructor(redis: RedisClient, readonly keys: KeySpace) {
-    this.redis = withScripts<LimitCommands>(redis);
+  constructor(redis: RedisClient | LimitCommands, readonly keys: KeySpace) {
+    this.redis = commandsOf<LimitCommands>(redis);
   }
 
   /** Charges a new session to its API key, or refuses it (see admit-2.lua). */

@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { contentText } from '@relaycast/shared';
-import { CHARS_PER_TOKEN } from '../providers/estimate.js';
+import { contentText } from '@relaycast/protocol';
 import { defineProcessor, type ProcessorOutput, type StreamEvent } from './processor.js';
+
+/** Roughly 4 characters per token: the output cap's `maxTokens`, and ingest's usage estimate when a provider never reports it. */
+export const CHARS_PER_TOKEN = 4;
 
 /**
  * The `max-output` processor: a cap on generated characters (answer, reasoning and tool-call arguments

@@ -58,6 +58,8 @@ export interface CompatKeys {
   response(sessionId: string): string;
   /** String: the session of a chat's latest turn, per tenant (AI SDK resume). */
   chat(tenant: string, chatId: string): string;
+  /** String: the tenant that first used an AI SDK chat id (chat-owner-1.lua); a chat id is one tenant's. */
+  chatOwner(chatId: string): string;
 }
 
 export function keySpace(prefix: string): KeySpace {
@@ -86,6 +88,7 @@ export function keySpace(prefix: string): KeySpace {
       response: (id) => `${prefix}:s:{${id}}:oai`,
       // The tenant and chat id are checked by the edge (no braces, colons or spaces), so the tag is theirs alone.
       chat: (tenant, chatId) => `${prefix}:chat:{${tenant}:${chatId}}`,
+      chatOwner: (chatId) => `${prefix}:chat-owner:{${chatId}}`,
     },
   };
 }

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './redis.js';
 
 /**
@@ -25,7 +26,7 @@ function source(file: string): string {
 }
 
 /** Defines every script of lua/ on `redis` (once per connection); returns the connection, typed with them. */
-export function withScripts<C>(redis: RedisClient): RedisClient & C {
+function withScripts<C>(redis: RedisClient): RedisClient & C {
   for (const file of readdirSync(DIR)) {
     const m = FILE.exec(file);
     if (!m) continue;
@@ -35,10 +36,20 @@ export function withScripts<C>(redis: RedisClient): RedisClient & C {
   return redis as RedisClient & C;
 }
 
+/**
+ * The commands a store class runs: a real connection gets the scripts defined on it; anything else (a
+ * second backend, a fault-injecting wrapper) is taken as already implementing `C`, the class's narrow
+ * interface, which names exactly the Redis commands and scripts it uses.
+ */
+export function commandsOf<C>(redis: RedisClient | C): C {
+  return redis instanceof Redis || redis instanceof Cluster ? withScripts<C>(redis) : (redis as C);
+}
+
 /** Return codes of the scripts, named as each script's header lists them. */
 export const AdmitCode = { Admitted: 1, OverRate: -1, OverRunning: -2 } as const;
 export const AppendCode = { Appended: 1, Duplicate: 0, Missing: -1, Fenced: -2, Ended: -3, AppendedAfterLoss: 2 } as const;
 export const BeginCode = { Began: 1, Missing: -1, Ended: -3 } as const;
+export const ChatOwnerCode = { Ours: 1, Others: 0 } as const;
 export const CancelCode = { Recorded: 1, Missing: -1, Ended: -3 } as const;
 export const ConnectCode = { Taken: 1, Refused: 0 } as const;
 export const SubscribeCode = { Admitted: 1, SessionFull: 0, Missing: -1, Forbidden: -2, Finished: -3 } as const;

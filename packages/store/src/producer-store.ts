@@ -1,11 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { withScripts, type ScriptArg } from './scripts.js';
+import { commandsOf, type ScriptArg } from './scripts.js';
 import type { StoreOptions } from './store.js';
 
 type Reply = [number, number | string, ...(number | string)[]];
-interface ProducerCommands {
+/** The Redis commands the producer store runs: its scripts (publish-3, claim-1, end-producer-3, publish-rate-1) and seven plain commands. */
+export interface ProducerCommands extends Pick<RedisClient, 'multi' | 'hmget' | 'hget' | 'exists' | 'zrangebyscore' | 'zadd' | 'zrem'> {
   rcPublish(...args: ScriptArg[]): Promise<Reply>;
   rcClaim(...args: ScriptArg[]): Promise<Reply>;
   rcEndProducer(...args: ScriptArg[]): Promise<Reply>;
@@ -55,10 +56,10 @@ export interface ProducerMeta {
  * producer needs: epoch, last acknowledged producer seq, idle deadline, processors and its token's hash.
  */
 export class ProducerStore {
-  private readonly redis: RedisClient & ProducerCommands;
+  private readonly redis: ProducerCommands;
 
-  constructor(redis: RedisClient, readonly keys: KeySpace, readonly opts: StoreOptions) {
-    this.redis = withScripts<ProducerCommands>(redis);
+  constructor(redis: RedisClient | ProducerCommands, readonly keys: KeySpace, readonly opts: StoreOptions) {
+    this.redis = commandsOf<ProducerCommands>(redis);
   }
 
   /** Creates the session already running with epoch 1; returns the producer's token (shown once). */

@@ -1,4 +1,4 @@
-import type { RelaycastEvent } from '@relaycast/shared';
+import type { RelaycastEvent } from '@relaycast/protocol';
 
 /**
  * Appends `e` to `last` when both are pieces of one thing: answer text, reasoning text, or the next

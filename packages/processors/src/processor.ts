@@ -1,4 +1,5 @@
-import type { Config, EventOf } from '@relaycast/shared';
+import type { EventOf } from '@relaycast/protocol';
+import type { CommonConfig } from '@relaycast/shared';
 import type { z } from 'zod';
 
 /** The events that flow through a pipeline: everything a generation produces before its terminal event. */
@@ -35,7 +36,7 @@ export interface Processor {
 export interface ProcessorDefinition<O = unknown> {
   readonly type: string;
   readonly options: z.ZodType<O>;
-  setup(options: O, env: { cfg: Config }): () => Processor;
+  setup(options: O, env: { cfg: CommonConfig }): () => Processor;
 }
 
 /** Keeps the option type of each definition while allowing a list of different ones. */

@@ -1,13 +1,13 @@
 import { FencedError, SessionEndedError, SessionMissingError } from './errors.js';
 import { eventData, type RelaycastEvent, type SessionStatus } from '@relaycast/protocol';
 import { entryId, seqOfEntryId } from '@relaycast/protocol';
-import type { KeySpace } from './keys.js';
+import { keySpace, type KeySpace } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { AppendCode, BeginCode, CancelCode, withScripts, type ScriptArg } from './scripts.js';
+import { AppendCode, BeginCode, CancelCode, commandsOf, type ScriptArg } from './scripts.js';
 
 type ScriptReply = [number, number | string, ...(number | string)[]];
-/** The scripts a session store runs (lua/append-3.lua, begin-1.lua, cancel-2.lua). */
-interface ScriptCommands {
+/** The Redis commands a session store runs, and nothing else: its scripts (append-3.lua, begin-1.lua, cancel-2.lua) and five plain commands. */
+export interface SessionCommands extends Pick<RedisClient, 'multi' | 'hgetall' | 'xrange' | 'hget' | 'exists'> {
   rcAppend(...args: ScriptArg[]): Promise<ScriptReply>;
   rcBegin(...args: ScriptArg[]): Promise<ScriptReply>;
   rcCancel(...args: ScriptArg[]): Promise<ScriptReply>;
@@ -48,10 +48,10 @@ export interface StoreOptions {
  * append-3.lua (one round trip: XADD, metadata, TTL and the live notification together).
  */
 export class SessionStore {
-  readonly redis: RedisClient & ScriptCommands;
+  readonly redis: SessionCommands;
 
-  constructor(redis: RedisClient, readonly keys: KeySpace, readonly opts: StoreOptions) {
-    this.redis = withScripts<ScriptCommands>(redis);
+  constructor(redis: RedisClient | SessionCommands, readonly keys: KeySpace, readonly opts: StoreOptions) {
+    this.redis = commandsOf<SessionCommands>(redis);
   }
 
   async create(id: string, fields: { model: string; createdAt: number; tenant?: string; keyId?: string }): Promise<void> {
@@ -151,4 +151,17 @@ export function parseLiveMessage(message: string): StoredEntry[] {
   const out: StoredEntry[] = [];
   for (let i = 1; i + 1 < parts.length; i += 2) out.push({ seq: first + (i - 1) / 2, type: parts[i]!, data: parts[i + 1]! });
   return out;
+}
+
+/** The settings a session store takes from a service's config. */
+export interface StoreSettings {
+  REDIS_KEY_PREFIX: string;
+  STREAM_MAXLEN: number;
+  RETENTION_SECONDS: number;
+  QUEUED_TTL_SECONDS: number;
+}
+
+/** The session store every service uses, with retention and limits from config. */
+export function storeFor(cfg: StoreSettings, redis: RedisClient): SessionStore {
+  return new SessionStore(redis, keySpace(cfg.REDIS_KEY_PREFIX), { maxLen: cfg.STREAM_MAXLEN, retentionSeconds: cfg.RETENTION_SECONDS, openTtlSeconds: cfg.QUEUED_TTL_SECONDS });
 }
