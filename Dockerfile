@@ -72,8 +72,9 @@ CMD ["node", "services/ingest/dist/main.js"]
 FROM runtime AS edge
 # The demo page the edge serves at / (WEB_DIR=web/dist, relative to /app).
 COPY --from=build /app/web/dist web/dist
-ENV HOST=0.0.0.0 PORT=8080
-EXPOSE 8080
+# HEALTH_PORT: probes on a listener (and thread) of their own, which a connection flood on PORT cannot hold up.
+ENV HOST=0.0.0.0 PORT=8080 HEALTH_PORT=8081
+EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD node scripts/healthcheck.js "http://127.0.0.1:${PORT}/healthz"
+  CMD node scripts/healthcheck.js "http://127.0.0.1:${HEALTH_PORT:-$PORT}/healthz"
 CMD ["node", "services/edge/dist/main.js"]

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 
 const o = JSON.parse(process.argv[2] ?? '{}');
 const from = o.from ?? ['127.0.0.2'];
-const r = { attempted: 0, connected: 0, closedByServer: 0, errors: {}, maxOpen: 0, ms: 0, complete: false };
+const r = { attempted: 0, connected: 0, closedByServer: 0, givenUp: 0, errors: {}, maxOpen: 0, ms: 0, complete: false };
 let open = 0;
 let outstanding = 0;
 const started = Date.now();
@@ -39,6 +39,12 @@ function attempt() {
   });
   // Whatever ends it (the server closing, a reset, a refusal), it is replaced at once.
   s.on('end', () => s.destroy());
+  // A handshake the server's full accept queue dropped leaves this side connected to nothing, forever: given
+  // up after `idleMs` (far longer than any headers timeout) so the flood ends.
+  s.setTimeout(o.idleMs ?? 30_000, () => {
+    r.givenUp++;
+    s.destroy();
+  });
   s.on('error', (e) => {
     r.errors[e.code ?? 'error'] = (r.errors[e.code ?? 'error'] ?? 0) + 1;
   });

@@ -126,6 +126,8 @@ export const edgeSettings = {
   PUBLISH_STREAM_IDLE_MS: int(100, 3_600_000).default(DEFAULTS.PUBLISH_STREAM_IDLE_MS),
   PUBLISH_STREAM_MAX_MS: int(1_000, 86_400_000).default(DEFAULTS.PUBLISH_STREAM_MAX_MS),
   HEADERS_TIMEOUT_MS: int(100, 120_000).default(DEFAULTS.HEADERS_TIMEOUT_MS),
+  // The edge's probe listener (/healthz, /readyz, /metrics) on a port and thread of its own; unset: none.
+  HEALTH_PORT: int(0, 65535).optional(),
   STATUS_READS_PER_MINUTE_PER_TOKEN: int(1, 1_000_000).default(DEFAULTS.STATUS_READS_PER_MINUTE_PER_TOKEN),
   STATUS_READS_PER_MINUTE_PER_IP: int(1, 1_000_000).default(DEFAULTS.STATUS_READS_PER_MINUTE_PER_IP),
   CORS_ORIGINS: z

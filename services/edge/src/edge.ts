@@ -17,6 +17,7 @@ import { createEdgeMetrics } from './metrics.js';
 import { EdgeStats } from './stats.js';
 import { fdBudget, readFdLimits } from './fd-budget.js';
 import { SocketGuard } from './socket-guard.js';
+import { startHealthListener } from './health-listener.js';
 import { heartbeat, type Subscriber } from './subscriber.js';
 import { resolveWebDir } from './web.js';
 import { producerStoreFor, startProducerSweeper } from './publish/index.js';
@@ -94,8 +95,9 @@ export async function startEdge(given: EdgeConfig, log: Logger = createLogger('e
   // that carried events since is not idle and is skipped (subscriber.ts), hence a tick every half interval.
   const beats = setInterval(() => heartbeat(hub.subscribers(), HEARTBEAT), cfg.HEARTBEAT_MS / 2).unref();
 
+  const health = cfg.HEALTH_PORT === undefined ? undefined : await startHealthListener({ port: cfg.HEALTH_PORT, host: cfg.HOST, redis, draining: () => state.draining, metrics: async () => ({ body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }), log });
   const port = await listen(server, cfg);
-  log.info({ port, host: cfg.HOST }, 'edge listening');
+  log.info({ port, host: cfg.HOST, healthPort: health?.port }, 'edge listening');
   warnIfPageMissing(cfg, log);
 
   let closing: Promise<void> | undefined;
@@ -110,7 +112,7 @@ export async function startEdge(given: EdgeConfig, log: Logger = createLogger('e
       const closed = new Promise((r) => server.close(r));
       for (const s of [...hub.subscribers()]) s.end();
       server.closeAllConnections();
-      await closed;
+      await Promise.all([closed, health?.close()]);
       await settleWithin(queue.close(), 2_000);
       await closeRedis([redis, sub, queueConn]);
     })();
